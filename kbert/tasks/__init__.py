@@ -1,0 +1,1 @@
+"""Task models built on kbert encoders (one file each)."""
