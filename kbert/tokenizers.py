@@ -5,8 +5,9 @@
     >>> tok(["Hello world"])
     [[5, 6]]
 
-What kbert adds to keras-hub: Hugging Face's uncased normalisation (lower-case *and* strip
-accents, which keras-hub's loader leaves off), loading from a checkpoint folder with checks
+What kbert adds to keras-hub: Hugging Face's BERT normalisation (keras-hub's loader leaves accent
+stripping off, case-folds with NFKC and splits on control characters, so its ids differ from
+the ones a checkpoint was trained with), loading from a checkpoint folder with checks
 that name the bad file, and saving next to a model so that exports find the vocabulary.
 """
 
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 
+import keras
 import keras_hub
 
 from kbert.errors import KbertInputError
@@ -23,6 +26,92 @@ WORDPIECE_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_FILE = "vocab.txt"
 SPM_FILE = "spiece.model"
 CONFIG_FILE = "tokenizer_config.json"
+
+
+def hf_normalize_python(text: str, lowercase: bool, strip_accents: bool) -> str:
+    """Hugging Face's BertNormalizer (the fast tokenizer's) on one Python string: drop NUL,
+    U+FFFD and control/format characters, map whitespace to spaces, strip accents (NFD, drop
+    non-spacing marks), lower-case."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch in "\t\n\r":
+            out.append(" ")
+        elif ch == "\ufffd" or cat[0] == "C":  # Cc, Cf, Co, Cn, Cs: dropped (NUL is Cc)
+            continue
+        elif cat[0] == "Z":  # Zs, Zl, Zp
+            out.append(" ")
+        else:
+            out.append(ch)
+    text = "".join(out)
+    if strip_accents:
+        text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    # Per character, like HF's Rust normalizer (so a word-final "Σ" becomes "σ", not "ς").
+    return "".join(c.lower() for c in text) if lowercase else text
+
+
+def hf_normalize_tf(text, lowercase: bool, strip_accents: bool):
+    """The same normalisation with TensorFlow ops (tf.data pipelines, SavedModels)."""
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+
+    text = tf.strings.regex_replace(text, r"[\t\n\r]", " ")
+    text = tf.strings.regex_replace(text, r"[\x{FFFD}\p{C}]", "")
+    text = tf.strings.regex_replace(text, r"\p{Z}", " ")
+    if strip_accents:
+        text = tf.strings.regex_replace(tf_text.normalize_utf8(text, "NFD"), r"\p{Mn}", "")
+    if lowercase:
+        # Per character, as HF's normalizer does: ICU would turn a word-final capital sigma into
+        # "ς" from context, so map it to "σ" first.
+        text = tf.strings.lower(tf.strings.regex_replace(text, "\u03a3", "\u03c3"), encoding="utf-8")
+    return text
+
+
+class _HFNormalization:
+    """Mixin for keras-hub WordPiece tokenizers: normalise text exactly as Hugging Face's BERT
+    tokenizers do, then let keras-hub split and WordPiece it.
+
+    keras-hub lower-cases with NFKC case folding (so "ＦＵＬＬ" becomes "full" and "½" becomes
+    "1⁄2") and splits on control characters instead of deleting them ("ctrl\\x00char" becomes two
+    words); Hugging Face does neither. Token ids then differ from the ones the checkpoint was
+    trained with. Here `lowercase`/`strip_accents` run before keras-hub sees the text.
+    """
+
+    def __init__(self, vocabulary=None, lowercase=False, strip_accents=None, **kwargs):
+        self.hf_lowercase = bool(lowercase)
+        self.hf_strip_accents = bool(lowercase if strip_accents is None else strip_accents)
+        super().__init__(vocabulary=vocabulary, lowercase=False, strip_accents=False, **kwargs)
+
+    def tokenize(self, inputs):
+        if self._use_tf_workflow():
+            import tensorflow as tf
+
+            if not isinstance(inputs, tf.RaggedTensor):
+                inputs = tf.convert_to_tensor(inputs)
+            inputs = hf_normalize_tf(inputs, self.hf_lowercase, self.hf_strip_accents)
+        else:
+            from keras_hub.src.utils.tensor_utils import canonicalize_python_string_inputs, restore_outer_shape
+
+            flat, batched, outer_shape = canonicalize_python_string_inputs(inputs)
+            flat = [hf_normalize_python(t, self.hf_lowercase, self.hf_strip_accents) for t in flat]
+            if outer_shape is not None:
+                inputs = restore_outer_shape(flat, outer_shape)
+            else:
+                inputs = flat if batched else flat[0]
+        return super().tokenize(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "lowercase": self.hf_lowercase, "strip_accents": self.hf_strip_accents}
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class BertTokenizer(_HFNormalization, keras_hub.models.BertTokenizer):
+    """keras-hub's `BertTokenizer` with Hugging Face's normalisation (ids equal HF's)."""
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class DistilBertTokenizer(_HFNormalization, keras_hub.models.DistilBertTokenizer):
+    """keras-hub's `DistilBertTokenizer` with Hugging Face's normalisation (ids equal HF's)."""
 
 
 def read_vocab(path: str) -> list[str]:
@@ -58,10 +147,9 @@ def wordpiece(vocabulary, family: str = "bert", lowercase: bool = True, strip_ac
     `lowercase`, as in Hugging Face's BERT tokenizers ("Café" -> "cafe" when uncased).
     """
     vocab = read_vocab(vocabulary) if isinstance(vocabulary, (str, os.PathLike)) else list(vocabulary)
-    cls = keras_hub.models.DistilBertTokenizer if family == "distilbert" else keras_hub.models.BertTokenizer
-    strip = lowercase if strip_accents is None else strip_accents
+    cls = DistilBertTokenizer if family == "distilbert" else BertTokenizer
     try:
-        return cls(vocabulary=vocab, lowercase=lowercase, strip_accents=strip, **kwargs)
+        return cls(vocabulary=vocab, lowercase=lowercase, strip_accents=strip_accents, **kwargs)
     except ValueError as e:
         raise KbertInputError(f"invalid WordPiece vocabulary: {e}") from e
 
@@ -120,8 +208,8 @@ def save(tokenizer, path: str) -> list[str]:
             f.write("\n".join(tokenizer.get_vocabulary()) + "\n")
         config = {
             "tokenizer_class": "BertTokenizer",
-            "do_lower_case": bool(tokenizer.lowercase),
-            "strip_accents": bool(tokenizer.strip_accents),
+            "do_lower_case": bool(getattr(tokenizer, "hf_lowercase", tokenizer.lowercase)),
+            "strip_accents": bool(getattr(tokenizer, "hf_strip_accents", tokenizer.strip_accents)),
         }
         files = [VOCAB_FILE]
     with open(os.path.join(path, CONFIG_FILE), "w") as f:
