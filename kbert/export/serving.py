@@ -1,0 +1,343 @@
+"""TF Serving export: a versioned SavedModel that takes raw UTF-8 text.
+
+    >>> from kbert.export.serving import export_serving
+    >>> export_serving("runs/sentiment", "serving/sentiment")          # doctest: +SKIP
+    'serving/sentiment/1'
+
+writes TF Serving's layout, `MODEL_BASE/<version>/{saved_model.pb, variables/, assets.extra/}`,
+with `keras.export.ExportArchive`. Tokenization runs inside the graph (keras-hub's tokenizer and
+`MultiSegmentPacker` on tf-text ops), so clients send strings, not token ids (keras-hub issue
+#784). Serving it needs tf-text's ops: the `tensorflow/serving` image whose version matches
+tensorflow-text's, or a custom build; Python clients `import tensorflow_text` before loading.
+
+Signatures (all inputs are batches; outputs have readable names):
+
+| task     | `serving_default` inputs | outputs                                                             |
+|----------|--------------------------|---------------------------------------------------------------------|
+| classify | `text` [, `text_b`]      | `logits`, `probabilities`, `label_ids`, `labels` (strings)          |
+| ner      | `text`                   | per token: `tokens`, `token_labels`, `token_label_ids`,             |
+|          |                          | `probabilities`, `start`/`end` (character offsets, -1 for [CLS],    |
+|          |                          | [SEP] and padding), `is_word_start`                                 |
+| qa       | `question`, `context`    | `answer`, `start`/`end` (character offsets into context), `score`,  |
+|          |                          | `start_token`, `end_token`                                          |
+| embed    | `text`                   | `embeddings`                                                        |
+
+`from_token_ids` takes `token_ids`, `padding_mask` (and `segment_ids` unless DistilBERT), int32
+[batch, length], for clients that tokenize themselves, and returns the same outputs less those
+that need the text (offsets, tokens, answer text).
+
+Defined behaviour for odd input: an empty string is `[CLS] [SEP]`; bytes that are not UTF-8 are
+replaced by U+FFFD (offsets then count characters of that repaired text, as Python's
+`bytes.decode("utf-8", "replace")` does); text longer than the model's `seq_len` is truncated;
+a batch of zero gives empty outputs. Character offsets count Unicode code points. For WordPiece
+models a sub-word token carries the offsets of its whole word (`is_word_start` marks the first
+piece), so an NER entity or a QA answer always covers whole words.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+from kbert.errors import KbertInputError
+
+SERVING_TASKS = ("classify", "ner", "qa", "embed")
+MAX_ANSWER_TOKENS = 30
+VERSION_RE = re.compile(r"^[0-9]+$")
+
+
+def versions(base: str) -> list[int]:
+    """Version numbers already under `base` (numeric sub-directories, as TF Serving sees them)."""
+    if not os.path.isdir(base):
+        return []
+    return sorted(int(n) for n in os.listdir(base) if VERSION_RE.match(n) and os.path.isdir(os.path.join(base, n)))
+
+
+def next_version(base: str) -> int:
+    found = versions(base)
+    return found[-1] + 1 if found else 1
+
+
+def export_serving(model_dir, out: str, version: int | None = None, overwrite: bool = False,
+                   warmup: bool = True, warmup_texts=None, max_answer_tokens: int = MAX_ANSWER_TOKENS) -> str:
+    """Export a kbert model directory (or a loaded `ModelDir`) to `out/<version>`; returns that path.
+
+    The version directory appears only once complete (written under a hidden temporary name in
+    `out`, then renamed); an existing version is replaced only with `overwrite=True`.
+    """
+    from kbert.model_dir import ModelDir, load_model_dir
+
+    md = model_dir if isinstance(model_dir, ModelDir) else load_model_dir(model_dir)
+    if version is not None and (not isinstance(version, int) or version < 1):
+        raise KbertInputError(f"--version must be a positive integer, got {version!r}")
+    out = os.fspath(out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise KbertInputError(f"{out} exists and is not a directory")
+    os.makedirs(out, exist_ok=True)
+    version = next_version(out) if version is None else version
+    target = os.path.join(out, str(version))
+    if os.path.exists(target) and not overwrite:
+        raise KbertInputError(f"{target} exists; pass --overwrite to replace version {version}")
+
+    archive = build_archive(md, max_answer_tokens=max_answer_tokens)
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out)  # not numeric: TF Serving ignores it
+    try:
+        archive.write_out(tmp, verbose=False)
+        if warmup:
+            from kbert.export import warmup as warmup_lib
+
+            requests = warmup_lib.requests_for(md.task, os.path.basename(os.path.abspath(out)),
+                                               pair=bool(md.meta.get("pair")), texts=warmup_texts)
+            warmup_lib.write(tmp, requests)
+        if os.path.exists(target):
+            old = os.path.join(out, f".old-{version}-" + os.path.basename(tmp))
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def build_archive(md, max_answer_tokens: int = MAX_ANSWER_TOKENS):
+    """A `keras.export.ExportArchive` with `serving_default` (raw text) and `from_token_ids`."""
+    import keras
+
+    task = md.task
+    if task not in SERVING_TASKS:
+        raise KbertInputError(f"task {task!r} cannot be exported for serving; expected one of {', '.join(SERVING_TASKS)}")
+    if md.tokenizer is None:
+        raise KbertInputError(f"{md.path}: the model directory has no tokenizer files; raw-text serving needs them")
+    if task in ("classify", "ner") and not md.labels:
+        raise KbertInputError(f"{md.path}: kbert.json has no 'labels' for the {task} task")
+    signatures = Signatures(md, max_answer_tokens=max_answer_tokens)
+    archive = keras.export.ExportArchive()
+    archive.track(md.model)
+    archive.track(signatures.preprocessor)
+    archive.add_endpoint("serving_default", signatures.raw_text)
+    archive.add_endpoint("from_token_ids", signatures.token_ids)
+    return archive
+
+
+class Signatures:
+    """The two serving functions of one task model, as `tf.function`s with input signatures.
+
+    >>> sig = Signatures(load_model_dir("runs/sentiment"))            # doctest: +SKIP
+    >>> sig.raw_text(text=tf.constant(["great film"]))["labels"]       # doctest: +SKIP
+    """
+
+    def __init__(self, md, max_answer_tokens: int = MAX_ANSWER_TOKENS):
+        import keras_hub
+        import tensorflow as tf
+
+        from kbert.preprocessing import TextPreprocessor
+
+        self.md = md
+        self.model = md.model
+        self.task = md.task
+        self.seq_len = int(md.seq_len)
+        self.max_answer_tokens = int(max_answer_tokens)
+        self.input_names = _input_names(md.model)
+        self.tokenizer = md.tokenizer
+        self.preprocessor = TextPreprocessor(md.tokenizer, seq_len=self.seq_len,
+                                             segments="segment_ids" in self.input_names)
+        self.preprocessor(tf.constant([""]))  # builds it: ExportArchive tracks built layers only
+        self.wordpiece = isinstance(md.tokenizer, keras_hub.tokenizers.WordPieceTokenizer)
+        if task_needs_offsets(self.task) and not self.wordpiece:
+            raise KbertInputError(f"raw-text {self.task} export needs a WordPiece tokenizer (offsets); "
+                                  f"got {type(md.tokenizer).__name__}")
+        # Same truncation and length as the token packer, carrying offsets / word ids instead of ids.
+        self.offset_packer = keras_hub.layers.MultiSegmentPacker(
+            start_value=-1, end_value=-1, pad_value=-1, sequence_length=self.seq_len,
+            truncate=self.preprocessor.packer.truncate)
+        self.labels = list(md.labels or [])
+        self.multi_label = bool(md.meta.get("multi_label"))
+        self.pair = bool(md.meta.get("pair"))
+
+        text = lambda name: tf.TensorSpec([None], tf.string, name=name)  # noqa: E731
+        if self.task == "qa":
+            self.raw_text = tf.function(self._qa_raw, input_signature=[text("question"), text("context")])
+        elif self.task == "classify" and self.pair:
+            self.raw_text = tf.function(self._pair_raw, input_signature=[text("text"), text("text_b")])
+        else:
+            self.raw_text = tf.function(self._single_raw, input_signature=[text("text")])
+        ids = [tf.TensorSpec([None, None], tf.int32, name=n) for n in self.input_names]
+        self.token_ids = tf.function(self._from_ids, input_signature=ids)
+
+    # ----- raw-text signatures -------------------------------------------------------------------
+    def _single_raw(self, text):
+        text = clean_utf8(text)
+        if self.task == "ner":
+            return self._ner_raw(text)
+        return self._outputs(self.preprocessor(text))
+
+    def _pair_raw(self, text, text_b):
+        return self._outputs(self.preprocessor((clean_utf8(text), clean_utf8(text_b))))
+
+    def _ner_raw(self, text):
+        import tensorflow as tf
+
+        pieces, starts, ends, word_start = self._pieces(text)
+        token_ids, segment_ids = self.preprocessor.packer((pieces,))
+        inputs = self._model_inputs(token_ids, segment_ids)
+        out = self._outputs(inputs)
+        chars = char_offsets(text, tf.stack([self.offset_packer((starts,))[0], self.offset_packer((ends,))[0]], -1))
+        out["start"], out["end"] = chars[..., 0], chars[..., 1]
+        out["is_word_start"] = self.offset_packer((word_start,))[0] > 0
+        out["tokens"] = tf.gather(tf.constant(self.tokenizer.get_vocabulary()), token_ids)
+        return out
+
+    def _qa_raw(self, question, context):
+        import tensorflow as tf
+
+        question, context = clean_utf8(question), clean_utf8(context)
+        q_pieces = self._pieces(question)[0]
+        pieces, starts, ends, _ = self._pieces(context)
+        token_ids, segment_ids = self.preprocessor.packer((q_pieces, pieces))
+        none = tf.ones_like(q_pieces) * -1
+        start_b = self.offset_packer((none, starts))[0]
+        end_b = self.offset_packer((none, ends))[0]
+        inputs = self._model_inputs(token_ids, segment_ids)
+        out = self._qa_outputs(inputs, context_mask=start_b >= 0)
+        i, j = out["start_token"], out["end_token"]
+        found = i >= 0
+        sb = tf.where(found, tf.gather(start_b, tf.maximum(i, 0), batch_dims=1), 0)
+        eb = tf.where(found, tf.gather(end_b, tf.maximum(j, 0), batch_dims=1), 0)
+        out["answer"] = tf.strings.substr(context, sb, eb - sb)
+        chars = char_offsets(context, tf.stack([tf.where(found, sb, -1), tf.where(found, eb, -1)], -1)[:, None, :])
+        out["start"], out["end"] = chars[:, 0, 0], chars[:, 0, 1]
+        return out
+
+    def _pieces(self, text):
+        """WordPiece ids of `text` [B] with each piece's word byte offsets: ragged [B, T] each."""
+        import tensorflow as tf
+        import tensorflow_text as tf_text
+        from keras_hub.src.tokenizers import word_piece_tokenizer as wp
+
+        tok = self.tokenizer
+        if tok.split_on_cjk:
+            split, keep = wp.WHITESPACE_PUNCTUATION_AND_CJK_REGEX, wp.PUNCTUATION_AND_CJK_REGEX
+        else:
+            split, keep = wp.WHITESPACE_AND_PUNCTUATION_REGEX, wp.PUNCTUATION_REGEX
+        words, starts, ends = tf_text.regex_split_with_offsets(text, split, keep)
+        starts, ends = tf.cast(starts, tf.int32), tf.cast(ends, tf.int32)
+        per_word = tok(words)  # [B, W, P]: each word re-split to itself, then WordPiece
+        if isinstance(per_word, tf.RaggedTensor) and per_word.ragged_rank == 1:  # [B, W] words -> [B, W, P]
+            per_word = tf.RaggedTensor.from_row_splits(per_word, words.row_splits)
+        pieces = per_word.merge_dims(1, 2)
+        word_of_piece = per_word.values.value_rowids()  # global word index of each piece
+        rebatch = lambda v: tf.RaggedTensor.from_row_splits(v, pieces.row_splits)  # noqa: E731
+        first = tf.cast(tf.ragged.range(per_word.values.row_lengths()).flat_values == 0, tf.int32)
+        return (pieces, rebatch(tf.gather(starts.flat_values, word_of_piece)),
+                rebatch(tf.gather(ends.flat_values, word_of_piece)), rebatch(first))
+
+    # ----- token-id signature ----------------------------------------------------------------------
+    def _from_ids(self, *tensors):
+        import tensorflow as tf
+
+        inputs = dict(zip(self.input_names, tensors))
+        if self.task == "qa":
+            sep = tf.constant(self.tokenizer.sep_token_id, tf.int32)
+            ctx = (inputs.get("segment_ids", tf.ones_like(inputs["token_ids"])) == 1) & (inputs["padding_mask"] > 0)
+            return self._qa_outputs(inputs, context_mask=ctx & (inputs["token_ids"] != sep))
+        return self._outputs(inputs)
+
+    # ----- task outputs ----------------------------------------------------------------------------
+    def _model_inputs(self, token_ids, segment_ids):
+        import tensorflow as tf
+
+        inputs = {"token_ids": token_ids,
+                  "padding_mask": tf.cast(token_ids != self.tokenizer.pad_token_id, tf.int32)}
+        if "segment_ids" in self.input_names:
+            inputs["segment_ids"] = segment_ids
+        return inputs
+
+    def _outputs(self, inputs):
+        import tensorflow as tf
+
+        inputs = {k: inputs[k] for k in self.input_names}
+        if self.task == "qa":
+            return self._qa_outputs(inputs, context_mask=inputs.get("segment_ids", inputs["padding_mask"]) == 1)
+        outputs = self.model(inputs, training=False)
+        if self.task == "embed":
+            return {"embeddings": outputs["embeddings"]}
+        logits = outputs["logits"]
+        probs = tf.sigmoid(logits) if self.multi_label else tf.nn.softmax(logits, axis=-1)
+        label_ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
+        labels = tf.gather(tf.constant(self.labels), label_ids)
+        if self.task == "ner":
+            real = inputs["padding_mask"] > 0
+            return {"logits": logits, "probabilities": probs, "token_label_ids": tf.where(real, label_ids, -1),
+                    "token_labels": tf.where(real, labels, "")}
+        out = {"logits": logits, "probabilities": probs, "label_ids": label_ids, "labels": labels}
+        if self.multi_label:
+            out["active"] = probs >= 0.5
+        return out
+
+    def _qa_outputs(self, inputs, context_mask):
+        """Best span (start <= end < start + max_answer_tokens) inside the context tokens."""
+        import tensorflow as tf
+
+        outputs = self.model(inputs, training=False)
+        start_logits, end_logits = outputs["start_logits"], outputs["end_logits"]
+        neg = tf.constant(-1e9, start_logits.dtype)
+        ls = tf.nn.log_softmax(tf.where(context_mask, start_logits, neg), axis=-1)
+        le = tf.nn.log_softmax(tf.where(context_mask, end_logits, neg), axis=-1)
+        length = tf.shape(start_logits)[1]
+        band = tf.linalg.band_part(tf.ones([length, length], tf.bool), 0,
+                                  tf.minimum(self.max_answer_tokens - 1, length))
+        valid = band[None] & context_mask[:, :, None] & context_mask[:, None, :]
+        scores = tf.where(valid, ls[:, :, None] + le[:, None, :], -float("inf"))
+        flat = tf.reshape(scores, [tf.shape(scores)[0], -1])
+        best = tf.argmax(flat, axis=-1, output_type=tf.int32)
+        found = tf.reduce_any(valid, axis=[1, 2])
+        start_token = tf.where(found, best // length, -1)
+        end_token = tf.where(found, best % length, -1)
+        score = tf.where(found, tf.exp(tf.reduce_max(flat, axis=-1)), tf.zeros_like(ls[:, 0]))
+        return {"start_logits": start_logits, "end_logits": end_logits, "start_token": start_token,
+                "end_token": end_token, "score": score}
+
+
+def task_needs_offsets(task: str) -> bool:
+    return task in ("ner", "qa")
+
+
+def _input_names(model) -> list[str]:
+    names = [t if isinstance(t, str) else getattr(t, "name", None) for t in _flat_inputs(model)]
+    order = ("token_ids", "padding_mask", "segment_ids")
+    found = [n for n in order if n in names]
+    if "token_ids" not in found or "padding_mask" not in found:
+        raise KbertInputError(f"model inputs {names} do not follow the task model contract "
+                              "(token_ids, padding_mask[, segment_ids])")
+    return found
+
+
+def _flat_inputs(model):
+    inputs = model.input
+    if isinstance(inputs, dict):
+        return list(inputs)
+    return inputs if isinstance(inputs, (list, tuple)) else [inputs]
+
+
+def clean_utf8(text):
+    """Replace bytes that are not valid UTF-8 with U+FFFD (tokenizers reject them)."""
+    import tensorflow as tf
+
+    return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+
+
+def char_offsets(text, byte_offsets):
+    """Byte offsets [B, ...] (-1: none) into valid UTF-8 `text` [B] -> code-point offsets."""
+    import tensorflow as tf
+
+    _, char_starts = tf.strings.unicode_decode_with_offsets(text, "UTF-8")
+    starts = char_starts.to_tensor(default_value=tf.int64.max)
+    flat = tf.reshape(tf.cast(byte_offsets, tf.int64), [tf.shape(byte_offsets)[0], -1])
+    chars = tf.cast(tf.searchsorted(starts, flat, side="left"), tf.int32)
+    chars = tf.where(flat < 0, -1, chars)
+    return tf.reshape(chars, tf.shape(byte_offsets))
