@@ -3,8 +3,10 @@
 A folder holds `config.json`, weights (`model.safetensors`, a sharded `model.safetensors.index.json`,
 or `pytorch_model.bin`) and `vocab.txt` (BERT, DistilBERT) or `spiece.model` (ALBERT):
 
-    >>> ckpt = load_hf(kbert.assets.minilm_dir())            # doctest: +SKIP
-    >>> ckpt.backbone, ckpt.tokenizer, ckpt.family
+    >>> import kbert
+    >>> ckpt = load_hf(kbert.assets.minilm_dir())   # the real all-MiniLM-L6-v2 folder
+    >>> ckpt.family, ckpt.backbone.count_params(), ckpt.tokenizer.vocabulary_size()
+    ('bert', 22713216, 30522)
 
 Weight porting reuses keras-hub's converters (`keras_hub.src.utils.transformers.convert_*`); kbert
 adds what they lack: the exact GELU Hugging Face BERT uses (parity 4e-6 instead of 3e-3),
@@ -38,6 +40,7 @@ IGNORED_KEYS = {
     "pooler_num_attention_heads", "pooler_num_fc_layers", "pooler_size_per_head", "pooler_type",
     "chunk_size_feed_forward", "is_encoder_decoder", "add_cross_attention", "tokenizer_class", "prefix",
     "attn_implementation", "_attn_implementation_autoset", "max_length", "sep_token_id", "cls_token_id",
+    "classifier_dropout_prob", "down_scale_factor", "gap_size", "net_structure_type", "num_memory_blocks",
 }
 # Keys that change the architecture: the values kbert can build.
 SUPPORTED_VALUES = {
