@@ -19,6 +19,7 @@ COMMANDS = [
     (("presets",), "pipelines.presets", "list the model zoo's presets with parameter counts"),
     (("info",), "pipelines.info", "describe a checkpoint folder or kbert model directory"),
     (("quickstart",), "pipelines.quickstart", "the end-to-end demo on the real MiniLM checkpoint"),
+    (("tokenizer", "train"), "pipelines.tokenizer", "train a WordPiece or SentencePiece tokenizer from a corpus"),
     (("export", "serving"), "pipelines.export_serving", "export a TF Serving SavedModel that takes raw text"),
 ]
 
