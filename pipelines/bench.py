@@ -1,0 +1,115 @@
+"""Run kbert's benchmark scripts (`bench/*.py`) and regenerate bench/RESULTS.md with tables and charts.
+
+Each script runs alone in its own Python process (`python -m bench.NAME [--quick]`), one at a time, so
+that one script's threads, memory or crash never touch another's figures. A script that fails is
+reported and the others still run; the exit code is then 1. RESULTS.md is rebuilt from every
+`bench/results/*.json` at the end, including results of scripts not run this time.
+
+examples:
+  kbert bench --list
+  kbert bench all --quick                 # every script, quick mode (< 15 min on a fresh machine)
+  kbert bench encoder_latency memory --quick
+  kbert bench --report-only               # just rebuild bench/RESULTS.md from bench/results/*.json
+"""
+
+import os
+import sys
+
+BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+NOT_SCRIPTS = {"__init__", "common", "report"}
+
+
+def discover(bench_dir: str = BENCH_DIR) -> list[str]:
+    """Names of the runnable bench scripts: `bench/NAME.py` files with a `__main__` block, sorted."""
+    names = []
+    for f in sorted(os.listdir(bench_dir)):
+        name, ext = os.path.splitext(f)
+        if ext == ".py" and name not in NOT_SCRIPTS and not name.startswith("_") and name.isidentifier():
+            with open(os.path.join(bench_dir, f), errors="replace") as src:
+                if "__main__" in src.read():  # shared helpers such as bench/tflite_data.py have no main
+                    names.append(name)
+    return names
+
+
+def add_arguments(p):
+    p.add_argument("names", nargs="*", default=["all"], metavar="NAME",
+                   help="bench scripts to run (file names in bench/ without .py), or 'all' (default)")
+    p.add_argument("--quick", action="store_true", help="pass --quick to every script (smaller, faster runs)")
+    p.add_argument("--list", action="store_true", help="list the bench scripts and exit")
+    p.add_argument("--report-only", action="store_true", help="do not run anything; rebuild RESULTS.md")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds allowed per script (default: none; 900 with --quick)")
+
+
+def run_script(name: str, quick: bool, timeout: float | None, log_path: str, bench_dir: str = BENCH_DIR) -> dict:
+    """Run one script in a subprocess, output to `log_path`; returns {name, ok, returncode, seconds, tail}."""
+    import subprocess
+    import time
+
+    root = os.path.dirname(bench_dir)
+    cmd = [sys.executable, "-m", f"bench.{name}"] + (["--quick"] if quick else [])
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    t = time.time()
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "w") as log:
+        try:
+            code = subprocess.run(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            code = None
+    with open(log_path, errors="replace") as log:
+        lines = [l.rstrip() for l in log if not l.startswith(("I0000", "E0000", "WARNING: All"))]
+    tail = "\n".join(lines[-15:])
+    if code is None:
+        tail += f"\n(timed out after {timeout:.0f} s)"
+    return {"name": name, "ok": code == 0, "returncode": code, "seconds": round(time.time() - t, 1), "tail": tail}
+
+
+def run(args):
+    import json
+    import time
+
+    from kbert.errors import KbertInputError
+
+    sys.path.insert(0, os.path.dirname(BENCH_DIR))
+    from bench import report
+
+    available = discover()
+    if args.list:
+        print("\n".join(available))
+        return 0
+    if args.report_only:
+        path = report.generate()
+        if not args.quiet:
+            print(f"wrote {path}")
+        return 0
+    names = available if "all" in args.names else args.names
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise KbertInputError(f"unknown bench script(s): {', '.join(unknown)}; available: {', '.join(available)}")
+    timeout = args.timeout if args.timeout is not None else (900 if args.quick else None)
+    logs = os.path.join(os.path.dirname(BENCH_DIR), "runs", "bench-logs")  # git-ignored
+    outcomes, start = [], time.time()
+    for i, name in enumerate(names, 1):
+        if not args.quiet and not args.json:
+            print(f"[{i}/{len(names)}] {name}{' --quick' if args.quick else ''} ...", flush=True)
+        out = run_script(name, args.quick, timeout, os.path.join(logs, f"{name}.log"))
+        outcomes.append(out)
+        if not args.json:
+            status = "ok" if out["ok"] else f"FAILED (exit {out['returncode']})"
+            if not args.quiet or not out["ok"]:
+                print(f"[{i}/{len(names)}] {name}: {status} in {out['seconds']} s", flush=True)
+            if not out["ok"]:
+                print("    " + out["tail"].replace("\n", "\n    "), file=sys.stderr)
+    path = report.generate()
+    failed = [o["name"] for o in outcomes if not o["ok"]]
+    if args.json:
+        print(json.dumps({"ok": not failed, "failed": failed, "report": path, "seconds": round(time.time() - start, 1),
+                          "runs": [{k: v for k, v in o.items() if k != "tail"} for o in outcomes]}))
+    elif not args.quiet:
+        print(f"{len(names) - len(failed)}/{len(names)} scripts ok in {time.time() - start:.0f} s; wrote {path}")
+        if failed:
+            print(f"failed: {', '.join(failed)} (logs in {logs})")
+    return 1 if failed else 0
