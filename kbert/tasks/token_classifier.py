@@ -1,0 +1,91 @@
+"""Token classification (NER, POS tagging): one label per word piece, trained on the first piece of
+each word; predictions are mapped back to words.
+
+    >>> import kbert
+    >>> from kbert.tasks.token_classifier import build_token_classifier, compile_token_classifier
+    >>> enc = kbert.models.backbone("bert_tiny")
+    >>> ner = compile_token_classifier(build_token_classifier(enc, num_classes=5))
+    >>> ner(kbert.models.dummy_inputs(enc, seq_len=12))["logits"].shape
+    TensorShape([2, 12, 5])
+
+Labels follow Hugging Face's convention: the first word piece of a word carries the word's tag id,
+the other pieces and the special/padding positions carry -100 (`IGNORE`), which the loss skips
+(`SparseCategoricalCrossentropy(ignore_class=-100)`). `kbert.data.tasks.ner_features` builds such
+labels together with `word_index` (the word each labelled piece starts), and `word_predictions`
+turns logits back into one tag per word.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from kbert.errors import KbertInputError
+from kbert.models import sequence_output
+from kbert.tasks.classifier import encoder_inputs
+
+IGNORE = -100
+
+
+def build_token_classifier(encoder, num_classes: int, dropout: float = 0.1) -> keras.Model:
+    """encoder inputs -> `{"logits": [batch, seq, num_classes]}` (a Dense layer per position)."""
+    if num_classes < 2:
+        raise KbertInputError(f"num_classes must be >= 2, got {num_classes}")
+    inputs = encoder_inputs(encoder)
+    hidden = sequence_output(encoder(inputs))
+    x = keras.layers.Dropout(dropout, name="token_dropout")(hidden)
+    logits = keras.layers.Dense(num_classes, name="logits",
+                                kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))(x)
+    return keras.Model(inputs, {"logits": logits}, name="token_classifier")
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class MaskedTokenAccuracy(keras.metrics.Metric):
+    """Accuracy over the positions whose label is not `IGNORE`."""
+
+    def __init__(self, name="accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.correct = self.add_weight(name="correct", initializer="zeros")
+        self.total = self.add_weight(name="total", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = keras.ops.cast(keras.ops.reshape(y_true, keras.ops.shape(y_pred)[:-1]), "int32")
+        pred = keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
+        keep = keras.ops.cast(keras.ops.not_equal(y_true, IGNORE), "float32")
+        self.correct.assign_add(keras.ops.sum(keras.ops.cast(keras.ops.equal(y_true, pred), "float32") * keep))
+        self.total.assign_add(keras.ops.sum(keep))
+
+    def result(self):
+        return self.correct / keras.ops.maximum(self.total, 1.0)
+
+
+def compile_token_classifier(model, learning_rate: float = 5e-5, optimizer=None) -> keras.Model:
+    """AdamW + cross-entropy that ignores label -100 + accuracy over labelled pieces."""
+    model.compile(optimizer=optimizer or keras.optimizers.AdamW(learning_rate, weight_decay=0.01),
+                  loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=IGNORE)},
+                  metrics={"logits": [MaskedTokenAccuracy()]})
+    return model
+
+
+def word_predictions(logits, word_index, num_words, labels=None, default=0):
+    """Map piece-level logits back to one prediction per word.
+
+    Args:
+        logits: [batch, seq, classes] array.
+        word_index: [batch, seq] int array: the index of the word whose FIRST piece sits at that
+            position, -1 elsewhere (as returned by `kbert.data.tasks.ner_features`).
+        num_words: number of words of each sentence; words cut off by truncation get `default`.
+        labels: optional label names; returns strings when given.
+    Returns: a list (per sentence) of lists (per word) of label ids or names.
+    """
+    logits, word_index = np.asarray(logits), np.asarray(word_index)
+    pred = logits.argmax(-1)
+    out = []
+    for b, n in enumerate(num_words):
+        row = [default] * int(n)
+        for pos in np.nonzero(word_index[b] >= 0)[0]:
+            w = int(word_index[b, pos])
+            if w < n:
+                row[w] = int(pred[b, pos])
+        out.append([labels[i] for i in row] if labels is not None else row)
+    return out
