@@ -211,3 +211,194 @@ class Masker:
                            max_predictions=self.max_predictions, token_class=self.token_class,
                            padding_mask=padding_mask, mask_rate=self.mask_rate, whole_word=self.whole_word,
                            max_ngram=self.max_ngram)
+
+
+class PipelineStats:
+    """Counters the pipeline keeps while streaming (documents seen, too short to pair, sentences)."""
+
+    def __init__(self):
+        self.documents = 0
+        self.single_sentence_documents = 0
+        self.sentences = 0
+
+    def as_dict(self):
+        return dict(documents=self.documents, single_sentence_documents=self.single_sentence_documents,
+                    sentences=self.sentences)
+
+    def __repr__(self):
+        return f"PipelineStats({self.as_dict()})"
+
+
+def _special_ids(tokenizer):
+    def tid(*names):
+        for n in names:
+            v = getattr(tokenizer, n, None)
+            if v is not None:
+                return int(v)
+        raise KbertInputError(f"tokenizer {type(tokenizer).__name__} lacks {names[0]}")
+
+    return dict(cls=tid("cls_token_id", "start_token_id"), sep=tid("sep_token_id", "end_token_id"),
+                pad=tid("pad_token_id"))
+
+
+def _doc_pairs(sentences, seed, target):
+    """Cut one tokenized document (ragged [S, None]) into chunks of about `target` tokens and split each
+    chunk of >= 2 sentences at a random sentence boundary into (A, B). Returns ragged A, B [C, None]."""
+    import tensorflow as tf
+
+    lengths = sentences.row_lengths()
+    offsets = tf.cumsum(lengths, exclusive=True)
+    chunk = tf.cast(offsets // target, tf.int32)  # chunk of each sentence
+    n_chunks = tf.reduce_max(chunk) + 1
+    per_chunk = tf.math.bincount(chunk, minlength=n_chunks, maxlength=n_chunks)
+    first = tf.cumsum(per_chunk, exclusive=True)
+    # A = the first a_len sentences of the chunk, a_len uniform in [1, n - 1].
+    u = tf.random.stateless_uniform(tf.shape(per_chunk), seed)
+    a_len = 1 + tf.cast(u * tf.cast(tf.maximum(per_chunk - 1, 1), tf.float32), tf.int32)
+    rank = tf.range(tf.size(chunk)) - tf.gather(first, chunk)
+    sent_in_a = rank < tf.gather(a_len, chunk)
+    tok_sent = sentences.value_rowids()
+    tok_chunk = tf.gather(chunk, tok_sent)
+    tok_a = tf.gather(sent_in_a, tok_sent)
+    flat = sentences.flat_values
+    tok_chunk, nrows = tf.cast(tok_chunk, tf.int64), tf.cast(n_chunks, tf.int64)
+    a = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(flat, tok_a), tf.boolean_mask(tok_chunk, tok_a), nrows)
+    b = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(flat, ~tok_a), tf.boolean_mask(tok_chunk, ~tok_a), nrows)
+    keep = per_chunk >= 2
+    return tf.ragged.boolean_mask(a, keep), tf.ragged.boolean_mask(b, keep)
+
+
+def pretraining_dataset(documents, tokenizer, seq_len: int = 128, batch_size: int = 32, objective: str = "nsp",
+                        max_predictions: int | None = None, mask_rate: float = 0.15, whole_word: bool = True,
+                        max_ngram: int | None = None, seed: int = 0, shuffle_buffer: int = 2048,
+                        cache: bool | str = False, repeat: bool = False, stats: PipelineStats | None = None):
+    """A `tf.data.Dataset` of `(features, labels)` batches for `BertPretrainer` / `AlbertPretrainer`.
+
+    Args:
+        documents: a `tf.data.Dataset` of document strings, a `Corpus`, or any source
+            `kbert.data.corpus.text_dataset` takes ("bundled", a file, a folder, "tfds:NAME").
+            Streamed: documents are read, split and tokenized lazily.
+        tokenizer: a keras-hub BERT / DistilBERT / ALBERT tokenizer.
+        seq_len: packed length `[CLS] A [SEP] B [SEP]` (>= 8). Sentences are grouped into chunks of
+            about `seq_len - 3` tokens; each chunk is cut at a random sentence boundary into A and B;
+            over-long pairs are truncated round-robin.
+        objective: "nsp" (B is the real continuation or, for half the pairs, the B of a pair from another
+            document in the shuffle buffer) or "sop" (A, B in order, or swapped for half the pairs).
+        max_predictions: P masked positions per example; default `round(seq_len * mask_rate) + 1`.
+        whole_word / max_ngram: masking; max_ngram defaults to 1 for "nsp" (BERT) and 3 for "sop" (ALBERT).
+        seed: makes the whole stream deterministic; masks, pair splits and NSP/SOP coins are re-drawn
+            on every pass over the data (dynamic masking), and still deterministic under `seed`.
+        shuffle_buffer: segment pairs shuffled in a buffer of this size (0 = no shuffle).
+        cache: True (memory) or a file path prefix: cache the tokenized documents; everything random
+            happens after the cache, so masks still change every epoch.
+        repeat: repeat forever (use with `steps_per_epoch`).
+        stats: a `PipelineStats` to count documents and single-sentence documents (skipped: no pair).
+
+    Returns:
+        Batches (drop_remainder, static shapes): features `token_ids`, `padding_mask`, `segment_ids`
+        int32 [B, seq_len], `mask_positions` int32 [B, P]; labels `mlm_ids` int32 [B, P],
+        `mlm_weights` float32 [B, P], `pair_label` int32 [B] (0 in order / real next, 1 swapped / random).
+    """
+    import keras_hub
+    import tensorflow as tf
+
+    from kbert.data.corpus import text_dataset
+    from kbert.data.sentences import split_sentences
+
+    if objective not in OBJECTIVES:
+        raise KbertInputError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if int(seq_len) < MIN_SEQ_LEN:
+        raise KbertInputError(f"seq_len {seq_len} is too small for segment pairs; use at least {MIN_SEQ_LEN}")
+    if int(batch_size) < 1:
+        raise KbertInputError(f"batch_size must be >= 1, got {batch_size}")
+    seq_len = int(seq_len)
+    max_predictions = int(max_predictions or round(seq_len * mask_rate) + 1)
+    if max_ngram is None:
+        max_ngram = 3 if objective == "sop" else 1
+    ids = _special_ids(tokenizer)
+    masker = Masker.from_tokenizer(tokenizer, max_predictions, whole_word, max_ngram, mask_rate)
+    stats = stats if stats is not None else PipelineStats()
+    target = seq_len - 3
+    seeds = tf.random.experimental.stateless_split([seed, 0x6B62], 4).numpy()
+
+    def split(doc):
+        sents = split_sentences(doc.decode("utf-8", "replace"))
+        stats.documents += 1
+        stats.sentences += len(sents)
+        if len(sents) < 2:
+            stats.single_sentence_documents += 1
+            if stats.single_sentence_documents in (1, 10, 100, 1000) or stats.single_sentence_documents % 10000 == 0:
+                log.warning("kbert pretraining: %d document(s) with fewer than 2 sentences skipped so far "
+                            "(no segment pair possible)", stats.single_sentence_documents)
+            return np.array([], dtype=object)
+        return np.array([s.encode("utf-8") for s in sents], dtype=object)
+
+    def tokenize(doc):
+        sents = tf.numpy_function(split, [doc], tf.string, stateful=True)
+        sents.set_shape([None])
+        tokens = tokenizer(sents)
+        if not isinstance(tokens, tf.RaggedTensor):
+            tokens = tf.RaggedTensor.from_tensor(tokens, padding=ids["pad"])
+        tokens = tf.cast(tokens, tf.int32)
+        return tf.ragged.boolean_mask(tokens, tokens.row_lengths() > 0)
+
+    docs = text_dataset(documents).map(tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    docs = docs.filter(lambda t: t.nrows() >= 2)
+    if cache:
+        docs = docs.cache(cache if isinstance(cache, str) else "")
+    if repeat:
+        docs = docs.repeat()
+
+    def randoms(i):
+        return tf.data.Dataset.random(seed=int(seeds[i][0]), rerandomize_each_iteration=True).map(
+            lambda r: tf.stack([r, tf.constant(i, tf.int64)]))
+
+    def pairs(doc, rnd):
+        a, b = _doc_pairs(doc, rnd, target)
+        return tf.data.Dataset.from_tensor_slices((a, b))
+
+    # (A, B, document number): the number lets NSP take a random B only from another document.
+    ex = tf.data.Dataset.zip((docs, randoms(0))).enumerate().flat_map(
+        lambda d, x: pairs(*x).map(lambda a, b: (a, b, d)))
+    if shuffle_buffer:
+        ex = ex.shuffle(int(shuffle_buffer), seed=int(seeds[1][0]), reshuffle_each_iteration=True)
+
+    if objective == "nsp":
+        def swap_b(a, b, d, rnd):  # two neighbours: with p=0.5 exchange their B segments (both become random)
+            coin = tf.random.stateless_uniform([], rnd) < 0.5
+            swap = coin & (d[0] != d[1])
+            b2 = tf.gather(b, tf.where(swap, [1, 0], [0, 1]))
+            return tf.data.Dataset.from_tensor_slices((a, b2, tf.fill([2], tf.cast(swap, tf.int32))))
+        ex = tf.data.Dataset.zip((ex.ragged_batch(2, drop_remainder=True), randoms(2))).flat_map(
+            lambda x, rnd: swap_b(*x, rnd))
+    else:
+        def order(a, b, d, rnd):
+            swap = tf.random.stateless_uniform([], rnd) < 0.5
+            first, second = tf.cond(swap, lambda: (b, a), lambda: (a, b))
+            return first, second, tf.cast(swap, tf.int32)
+        ex = tf.data.Dataset.zip((ex, randoms(2))).map(lambda x, rnd: order(*x, rnd),
+                                                      num_parallel_calls=tf.data.AUTOTUNE)
+
+    packer = keras_hub.layers.MultiSegmentPacker(sequence_length=seq_len, start_value=ids["cls"],
+                                                 end_value=ids["sep"], pad_value=ids["pad"],
+                                                 truncate="round_robin")
+
+    def finish(batch, rnd):
+        a, b, label = batch
+        token_ids, segment_ids = packer((a, b))
+        token_ids = tf.ensure_shape(tf.cast(token_ids, tf.int32), [batch_size, seq_len])
+        padding_mask = tf.cast(token_ids != ids["pad"], tf.int32)
+        m = masker(token_ids, rnd, padding_mask=padding_mask)
+        features = {
+            "token_ids": m["token_ids"],
+            "padding_mask": padding_mask,
+            "segment_ids": tf.ensure_shape(tf.cast(segment_ids, tf.int32), [batch_size, seq_len]),
+            "mask_positions": m["mask_positions"],
+        }
+        labels = {"mlm_ids": m["mlm_ids"], "mlm_weights": m["mlm_weights"],
+                  "pair_label": tf.ensure_shape(label, [batch_size])}
+        return features, labels
+
+    ex = ex.ragged_batch(int(batch_size), drop_remainder=True)
+    ex = tf.data.Dataset.zip((ex, randoms(1))).map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ex.prefetch(tf.data.AUTOTUNE)
