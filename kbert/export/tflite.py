@@ -218,6 +218,17 @@ def atomic_write(path: str, data: bytes | str) -> str:
     return path
 
 
+def _register_task_layers():
+    """Import the task modules so that their serializable layers load (safe_mode keeps working)."""
+    import importlib
+
+    for name in ("embedder", "classifier", "token_classifier", "question_answerer"):
+        try:
+            importlib.import_module(f"kbert.tasks.{name}")
+        except ImportError:
+            pass
+
+
 @dataclasses.dataclass
 class ExportResult:
     path: str | None
@@ -245,6 +256,7 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
     if isinstance(model, (str, os.PathLike)):
         from kbert.model_dir import load_model_dir
 
+        _register_task_layers()
         d = load_model_dir(model)
         source, model, meta = os.fspath(d.path), d.model, d.meta
         tokenizer = tokenizer or d.tokenizer
