@@ -1,0 +1,190 @@
+"""Fault tolerance for every kbert trainer: resumable checkpoints and a stop on NaN/Inf loss.
+
+Two ways to make `model.fit` survive a killed process (SIGKILL, pre-emption, OOM):
+
+1. Epoch-based trainers (fine-tuning): Keras' `BackupAndRestore`, which restores the model, the
+   optimizer and the epoch counter at the next `fit` (an interrupted epoch is redone from its start):
+
+       callbacks = fault_tolerance("runs/clf/backup")                       # doctest: +SKIP
+       model.fit(ds, epochs=3, callbacks=callbacks)                          # doctest: +SKIP
+
+2. Step-based trainers (pretraining, distillation): `StepCheckpoint` writes every `every_steps`
+   optimizer steps the model's and optimizer's variables (atomically; the last `keep` are kept), and
+   `resume(model, dir)` restores the newest one and returns its global step, so the trainer skips the
+   batches already seen. Run `fit` with `steps_per_epoch=every_steps` on a repeated dataset; a killed
+   run loses at most `every_steps - 1` steps, and no step is applied twice:
+
+       step = resume(model, "runs/pt/ckpt")                                  # 0 on a fresh start
+       model.fit(dataset.skip(step), steps_per_epoch=100, epochs=total // 100,
+                 initial_epoch=step // 100,
+                 callbacks=fault_tolerance("runs/pt/ckpt", every_steps=100))  # doctest: +SKIP
+
+Both lists start with `StopOnNonFiniteLoss`: a NaN or Inf loss raises `NonFiniteLossError` naming the
+global step, before any later checkpoint is written, so the last good checkpoint stays intact
+(`StepCheckpoint` also refuses to save non-finite weights).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import re
+
+import keras
+import numpy as np
+
+STATE_FILE = "checkpoint.json"
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or Inf loss."""
+
+
+def _global_step(model) -> int:
+    opt = getattr(model, "optimizer", None)
+    return int(opt.iterations.numpy()) if opt is not None else 0
+
+
+def _is_chief() -> bool:
+    """True unless TF_CONFIG names this process a non-chief worker (only the chief writes checkpoints)."""
+    cfg = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = cfg.get("task", {})
+    if not task:
+        return True
+    if "chief" in cfg.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop training at the first NaN/Inf loss with an error naming the global step (and checkpoint dir)."""
+
+    def __init__(self, checkpoint_dir: str | None = None):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        loss = float(loss)
+        if not math.isfinite(loss):
+            step = _global_step(self.model)
+            where = ""
+            if self.checkpoint_dir:
+                last = latest_checkpoint(self.checkpoint_dir)
+                where = (f"; the last good checkpoint is {last[1]} (step {last[0]})" if last
+                         else "; no checkpoint was written yet")
+            self.model.stop_training = True
+            raise NonFiniteLossError(
+                f"training loss became {loss} at step {step} (batch {batch} of this epoch){where}. "
+                "Lower the learning rate, add warm-up or gradient clipping, or check the data.")
+
+
+def latest_checkpoint(directory) -> tuple[int, str] | None:
+    """(global step, path) of the newest `StepCheckpoint` file in `directory`, or None."""
+    found = _all(directory)
+    return max(found) if found else None
+
+
+def _variables(model):
+    """Everything a resumed run needs: model variables (weights and RNG seed states) and optimizer slots."""
+    variables = list(model.variables)
+    if getattr(model, "optimizer", None) is not None:
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        variables += list(model.optimizer.variables)
+    return variables
+
+
+class StepCheckpoint(keras.callbacks.Callback):
+    """Every `every_steps` optimizer steps, save model + optimizer variables to `directory/ckpt-STEP.npz`.
+
+    Args:
+        directory: checkpoint folder (created).
+        every_steps: checkpoint interval in optimizer steps (global, counted by `optimizer.iterations`).
+        keep: how many newest checkpoints to keep.
+
+    Writes are atomic (temporary file + rename), so a kill mid-write leaves the previous checkpoint
+    usable. Non-finite weights are never saved. In multi-worker training only the chief writes.
+    """
+
+    def __init__(self, directory: str, every_steps: int = 100, keep: int = 2):
+        super().__init__()
+        if every_steps < 1:
+            raise ValueError(f"every_steps must be >= 1, got {every_steps}")
+        self.directory = os.fspath(directory)
+        self.every_steps = int(every_steps)
+        self.keep = int(keep)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = _global_step(self.model)
+        if step > 0 and step % self.every_steps == 0:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                return
+            self.save(step)
+
+    def save(self, step: int):
+        if not _is_chief():
+            return None
+        values = [np.asarray(v.numpy()) for v in _variables(self.model)]
+        if not all(np.isfinite(v).all() for v in values if v.dtype.kind == "f"):
+            return None
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, f"ckpt-{step}.npz")
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, *values)
+        os.replace(tmp, path)
+        with open(os.path.join(self.directory, STATE_FILE + ".tmp"), "w") as f:
+            json.dump({"step": step, "path": os.path.basename(path), "variables": len(values)}, f)
+        os.replace(os.path.join(self.directory, STATE_FILE + ".tmp"), os.path.join(self.directory, STATE_FILE))
+        for old_step, old in sorted(s for s in _all(self.directory))[:-self.keep]:
+            os.remove(old)
+        return path
+
+
+def _all(directory):
+    out = []
+    for path in glob.glob(os.path.join(directory, "ckpt-*.npz")):
+        m = re.search(r"ckpt-(\d+)\.npz$", path)
+        if m:
+            out.append((int(m.group(1)), path))
+    return out
+
+
+def resume(model, directory) -> int:
+    """Restore the newest `StepCheckpoint` in `directory` into a built, compiled `model`; return its step.
+
+    Returns 0 (and changes nothing) when there is no checkpoint. The model must have the same
+    architecture and optimizer as the run that wrote it.
+    """
+    last = latest_checkpoint(directory)
+    if last is None:
+        return 0
+    step, path = last
+    variables = _variables(model)
+    with np.load(path) as data:
+        values = [data[f"arr_{i}"] for i in range(len(data.files))]
+    if len(values) != len(variables):
+        raise ValueError(f"{path} holds {len(values)} variables but the model has {len(variables)}: "
+                         "not the same model/optimizer")
+    for var, value in zip(variables, values):
+        if tuple(var.shape) != value.shape:
+            raise ValueError(f"{path}: variable {var.path} has shape {tuple(var.shape)}, checkpoint {value.shape}")
+        var.assign(value)
+    return step
+
+
+def fault_tolerance(directory: str, every_steps: int | None = None, keep: int = 2) -> list:
+    """The callbacks every kbert trainer uses: stop on NaN/Inf, plus resumable checkpoints.
+
+    `every_steps=None`: Keras `BackupAndRestore(directory)` (epoch granularity, restored by the next
+    `fit` automatically). `every_steps=N`: `StepCheckpoint(directory, N)`; call `resume` before `fit`.
+    """
+    if every_steps:
+        return [StopOnNonFiniteLoss(directory), StepCheckpoint(directory, every_steps, keep)]
+    return [StopOnNonFiniteLoss(), keras.callbacks.BackupAndRestore(directory, save_freq="epoch",
+                                                                    delete_checkpoint=True)]
