@@ -84,8 +84,17 @@ def load_tfds(name: str, split: str, data_dir=None, limit: int | None = None, on
         return classification_data(texts, labels, names, texts_b, on_error=on_error, source=source)
     if spec["task"] == "ner":
         names = info.features[spec["tags"]].feature.names
-        return NerData([[_text(t) for t in r[spec["tokens"]]] for r in rows],
-                       [[names[int(t)] for t in r[spec["tags"]]] for r in rows], list(names))
+        sents, tags, stats = [], [], {"rows": len(rows), "length_mismatch": 0}
+        for n, r in enumerate(rows, 1):
+            words, ts = [_text(t) for t in r[spec["tokens"]]], [names[int(t)] for t in r[spec["tags"]]]
+            if len(words) != len(ts):
+                if on_error == "raise":
+                    raise KbertInputError(f"{source}: sentence {n}: {len(words)} tokens but {len(ts)} tags")
+                stats["length_mismatch"] += 1
+                continue
+            sents.append(words)
+            tags.append(ts)
+        return NerData(sents, tags, list(names), stats)
     out = []
     for r in rows:
         ans = r["answers"]
