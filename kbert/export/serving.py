@@ -338,6 +338,7 @@ def char_offsets(text, byte_offsets):
     _, char_starts = tf.strings.unicode_decode_with_offsets(text, "UTF-8")
     starts = char_starts.to_tensor(default_value=tf.int64.max)
     flat = tf.reshape(tf.cast(byte_offsets, tf.int64), [tf.shape(byte_offsets)[0], -1])
-    chars = tf.cast(tf.searchsorted(starts, flat, side="left"), tf.int32)
+    search = lambda: tf.cast(tf.searchsorted(starts, flat, side="left"), tf.int32)  # noqa: E731
+    chars = tf.cond(tf.shape(flat)[0] > 0, search, lambda: tf.zeros_like(flat, tf.int32))  # LowerBound fails on 0 rows
     chars = tf.where(flat < 0, -1, chars)
     return tf.reshape(chars, tf.shape(byte_offsets))
