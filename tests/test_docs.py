@@ -1,6 +1,7 @@
 """The code in README.md and docs/*.md runs: every ```python block of a page is executed, in
 order, in a fresh interpreter (blocks fenced as ```python-norun are shown but not run, e.g. TPU
-set-up). Pages run in a temporary directory with KBERT_SMOKE=1."""
+set-up). Pages run from the repository root (their outputs go to the ignored runs/) with
+KBERT_SMOKE=1."""
 
 import os
 import re
@@ -31,6 +32,6 @@ def test_page_code_runs(page, tmp_path):
     script = tmp_path / f"{page.stem}_blocks.py"
     script.write_text(code, encoding="utf-8")
     env = {**os.environ, "KBERT_SMOKE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, f"{page.name} code failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
