@@ -17,7 +17,7 @@ from kbert.errors import KbertInputError
 from kbert.export import serving, warmup
 from kbert.model_dir import load_model_dir, save_model_dir
 from kbert.preprocessing import TextPreprocessor
-from kbert.tasks.classifier import build_classifier, encoder_inputs
+from kbert.tasks.classifier import build_classifier
 
 VOCAB = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghijklmnopqrstuvwxyz.,!?'")
          + ["the", "film", "was", "great", "bad", "play", "##ing", "##s", "paris", "is", "in", "france",
@@ -35,17 +35,15 @@ def _encoder(family="bert"):
 
 
 def _ner_model():
-    enc = _encoder()
-    inputs = encoder_inputs(enc)
-    logits = keras.layers.Dense(3, name="logits")(kbert.models.sequence_output(enc(inputs)))
-    return keras.Model(inputs, {"logits": logits})
+    from kbert.tasks.token_classifier import build_token_classifier
+
+    return build_token_classifier(_encoder(), 3)
 
 
 def _qa_model():
-    enc = _encoder()
-    inputs = encoder_inputs(enc)
-    x = keras.layers.Dense(2, name="span")(kbert.models.sequence_output(enc(inputs)))
-    return keras.Model(inputs, {"start_logits": x[..., 0], "end_logits": x[..., 1]})
+    from kbert.tasks.question_answerer import build_question_answerer
+
+    return build_question_answerer(_encoder())
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +237,9 @@ def test_qa_best_span_and_answer_text(exports):
                     if pos[b] - pos[a] < serving.MAX_ANSWER_TOKENS))
         assert (out["start_token"][i], out["end_token"][i]) == (best[1], best[2])
         np.testing.assert_allclose(out["score"][i], np.exp(best[0]), rtol=1e-4)
+        null = ref["start_logits"][i][0] + ref["end_logits"][i][0]
+        span = ref["start_logits"][i][best[1]] + ref["end_logits"][i][best[2]]
+        np.testing.assert_allclose(out["null_score_diff"][i], null - span, atol=1e-4)
         answer = out["answer"][i].decode()
         assert answer and answer == context[out["start"][i]:out["end"][i]]
 
@@ -373,3 +374,22 @@ def test_saved_model_cli_show_and_run(exports):
     labels = [exports["classify"]["md"].labels[i] for i in ref["logits"].argmax(-1)]
     assert "Result for output key labels:" in run.stdout
     assert f"[b'{labels[0]}' b'{labels[1]}']" in run.stdout
+
+
+@pytest.mark.slow
+def test_real_minilm_classifier_answers_raw_text_without_kbert(tmp_path):
+    """The real all-MiniLM-L6-v2 encoder with a classification head, exported and loaded without kbert."""
+    from kbert.checkpoints.hf import load_hf
+
+    ckpt = load_hf(kbert.assets.minilm_dir())
+    keras.utils.set_random_seed(0)
+    model = build_classifier(ckpt.backbone, 3, pooling="mean")
+    md_path = save_model_dir(tmp_path / "md", model, ckpt.tokenizer, "classify", 64,
+                             labels=["negative", "neutral", "positive"], pair=False, multi_label=False)
+    path = serving.export_serving(md_path, tmp_path / "serving" / "minilm")
+    texts = ["A gripping, beautifully shot film.", "Dull, slow and far too long.", "", "Café crème — déjà vu!",
+             "The plot was okay " * 40]
+    (out,) = run_fresh(tmp_path, [(path, {"text": texts})])
+    _, ref = keras_outputs(load_model_dir(md_path), texts)
+    np.testing.assert_allclose(out["probabilities"], softmax(ref["logits"]), atol=1e-5)
+    assert out["labels"].tolist() == [["negative", "neutral", "positive"][i].encode() for i in ref["logits"].argmax(-1)]

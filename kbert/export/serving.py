@@ -19,7 +19,8 @@ Signatures (all inputs are batches; outputs have readable names):
 |          |                          | `probabilities`, `start`/`end` (character offsets, -1 for [CLS],    |
 |          |                          | [SEP] and padding), `is_word_start`                                 |
 | qa       | `question`, `context`    | `answer`, `start`/`end` (character offsets into context), `score`,  |
-|          |                          | `start_token`, `end_token`                                          |
+|          |                          | `start_token`, `end_token`, `null_score_diff` (SQuAD v2: no answer  |
+|          |                          | when it exceeds your threshold, 0 as in kbert's `postprocess`)      |
 | embed    | `text`                   | `embeddings`                                                        |
 
 `from_token_ids` takes `token_ids`, `padding_mask` (and `segment_ids` unless DistilBERT), int32
@@ -161,13 +162,15 @@ class Signatures:
 
         text = lambda name: tf.TensorSpec([None], tf.string, name=name)  # noqa: E731
         if self.task == "qa":
-            self.raw_text = tf.function(self._qa_raw, input_signature=[text("question"), text("context")])
+            self.raw_text = tf.function(self._qa_raw, input_signature=[text("question"), text("context")],
+                                       autograph=False)
         elif self.task == "classify" and self.pair:
-            self.raw_text = tf.function(self._pair_raw, input_signature=[text("text"), text("text_b")])
+            self.raw_text = tf.function(self._pair_raw, input_signature=[text("text"), text("text_b")],
+                                       autograph=False)
         else:
-            self.raw_text = tf.function(self._single_raw, input_signature=[text("text")])
+            self.raw_text = tf.function(self._single_raw, input_signature=[text("text")], autograph=False)
         ids = [tf.TensorSpec([None, None], tf.int32, name=n) for n in self.input_names]
-        self.token_ids = tf.function(self._from_ids, input_signature=ids)
+        self.token_ids = tf.function(self._from_ids, input_signature=ids, autograph=False)
 
     # ----- raw-text signatures -------------------------------------------------------------------
     def _single_raw(self, text):
@@ -299,8 +302,12 @@ class Signatures:
         start_token = tf.where(found, best // length, -1)
         end_token = tf.where(found, best % length, -1)
         score = tf.where(found, tf.exp(tf.reduce_max(flat, axis=-1)), tf.zeros_like(ls[:, 0]))
+        # SQuAD v2 models answer "no answer" at [CLS]: null - best span, in raw logits (kbert's postprocess).
+        best_raw = (tf.gather(start_logits, tf.maximum(start_token, 0), batch_dims=1)
+                    + tf.gather(end_logits, tf.maximum(end_token, 0), batch_dims=1))
+        null_diff = tf.where(found, start_logits[:, 0] + end_logits[:, 0] - best_raw, 1e9)
         return {"start_logits": start_logits, "end_logits": end_logits, "start_token": start_token,
-                "end_token": end_token, "score": score}
+                "end_token": end_token, "score": score, "null_score_diff": null_diff}
 
 
 def task_needs_offsets(task: str) -> bool:
