@@ -21,6 +21,7 @@ COMMANDS = [
     (("quickstart",), "pipelines.quickstart", "the end-to-end demo on the real MiniLM checkpoint"),
     (("tokenizer", "train"), "pipelines.tokenizer", "train a WordPiece or SentencePiece tokenizer from a corpus"),
     (("pretrain",), "pipelines.pretrain", "pretrain a BERT (MLM+NSP) or ALBERT (MLM+SOP) encoder from raw text"),
+    (("distill",), "pipelines.distill", "distil a teacher (classifier dir or minilm) into a shallower student"),
     (("finetune",), "pipelines.finetune", "fine-tune an encoder for classification, NER or extractive QA"),
     (("export", "serving"), "pipelines.export_serving", "export a TF Serving SavedModel that takes raw text"),
     (("export", "tflite"), "pipelines.export_tflite", "export a verified phone-ready .tflite with metadata and a model card"),
