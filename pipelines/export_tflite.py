@@ -32,6 +32,9 @@ def add_arguments(parser):
     parser.add_argument("--representative", help="calibration text file for int8/mixed (one text per line)")
     parser.add_argument("--max-drop", type=float, default=1.0, help="max points of accuracy lost (default 1)")
     parser.add_argument("--force", action="store_true", help="write the model even if the accuracy gate fails")
+    parser.add_argument("--per-channel", action="store_true",
+                        help="dynamic-int8: per-channel dense weights (more accurate; MediaPipe/LiteRT only, "
+                        "the Task Library 0.4.4 cannot load them)")
     parser.add_argument("--no-metadata", action="store_true", help="do not pack tokenizer/labels metadata")
 
 
@@ -73,7 +76,8 @@ def run(args) -> int:
     rep = _read_lines(args.representative)[0] if args.representative else None
     result = tflite.export(args.model, args.out, mode=args.mode, task=args.task, seq_len=args.seq_len,
                            heldout=heldout, heldout_labels=labels, representative=rep, threshold=args.max_drop,
-                           force=args.force, metadata=not args.no_metadata)
+                           force=args.force, metadata=not args.no_metadata,
+                           per_channel=args.per_channel)
     card = result.card
     rep = card["accuracy_vs_float"]
     if args.json:
