@@ -393,3 +393,31 @@ def test_real_minilm_classifier_answers_raw_text_without_kbert(tmp_path):
     _, ref = keras_outputs(load_model_dir(md_path), texts)
     np.testing.assert_allclose(out["probabilities"], softmax(ref["logits"]), atol=1e-5)
     assert out["labels"].tolist() == [["negative", "neutral", "positive"][i].encode() for i in ref["logits"].argmax(-1)]
+
+
+def test_albert_sentencepiece_classifier(tmp_path):
+    """ALBERT (SentencePiece, tokenized in the graph by tf-text's SentencePiece ops) answers like Keras;
+    NER/QA need WordPiece offsets and say so."""
+    import io
+
+    import sentencepiece as spm
+
+    lines = ["the film was great", "the film was bad", "paris is in france", "a dull plot"] * 20
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=buf, vocab_size=40,
+                                   pad_id=0, unk_id=1, bos_id=-1, eos_id=-1, pad_piece="<pad>", unk_piece="<unk>",
+                                   user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"], hard_vocab_limit=False,
+                                   minloglevel=2)
+    tok = kbert.tokenizers.sentencepiece(buf.getvalue())
+    keras.utils.set_random_seed(0)
+    enc = kbert.models.backbone("albert_tiny", vocabulary_size=tok.vocabulary_size(), max_sequence_length=64)
+    md_path = save_model_dir(tmp_path / "md", build_classifier(enc, 2), tok, "classify", SEQ, labels=["a", "b"],
+                             pair=False, multi_label=False)
+    md = load_model_dir(md_path)
+    path = serving.export_serving(md, tmp_path / "albert")
+    texts = ["the film was great", "", "x" * 3000, b"bad \xff".decode("utf-8", "replace")]
+    out = call(tf.saved_model.load(path), text=texts)
+    np.testing.assert_allclose(out["logits"], keras_outputs(md, texts)[1]["logits"], atol=1e-5)
+    ner = kbert.model_dir.ModelDir(md.model, md.tokenizer, {**md.meta, "task": "ner"}, md.path)
+    with pytest.raises(KbertInputError, match="needs a WordPiece tokenizer"):
+        serving.export_serving(ner, tmp_path / "ner")
