@@ -397,7 +397,7 @@ def test_real_minilm_classifier_answers_raw_text_without_kbert(tmp_path):
 
 def test_albert_sentencepiece_classifier(tmp_path):
     """ALBERT (SentencePiece, tokenized in the graph by tf-text's SentencePiece ops) answers like Keras;
-    NER/QA need WordPiece offsets and say so."""
+    NER/QA offsets come from SentencePiece's own offsets."""
     import io
 
     import sentencepiece as spm
@@ -418,6 +418,25 @@ def test_albert_sentencepiece_classifier(tmp_path):
     texts = ["the film was great", "", "x" * 3000, b"bad \xff".decode("utf-8", "replace")]
     out = call(tf.saved_model.load(path), text=texts)
     np.testing.assert_allclose(out["logits"], keras_outputs(md, texts)[1]["logits"], atol=1e-5)
-    ner = kbert.model_dir.ModelDir(md.model, md.tokenizer, {**md.meta, "task": "ner"}, md.path)
-    with pytest.raises(KbertInputError, match="needs a WordPiece tokenizer"):
-        serving.export_serving(ner, tmp_path / "ner")
+    from kbert.tasks.question_answerer import build_question_answerer
+    from kbert.tasks.token_classifier import build_token_classifier
+
+    enc = kbert.models.backbone("albert_tiny", vocabulary_size=tok.vocabulary_size(), max_sequence_length=64)
+    ner = serving.export_serving(save_model_dir(tmp_path / "ner", build_token_classifier(enc, 3), tok, "ner", SEQ,
+                                                labels=["O", "B", "I"]), tmp_path / "ner_serving")
+    texts = ["Paris is in  France", "", "the filmx was great"]
+    out = call(tf.saved_model.load(ner), text=texts)
+    for i, text in enumerate(texts):
+        real = out["start"][i] >= 0
+        pieces = [t.decode().replace("\u2581", "") for t in out["tokens"][i][real]]
+        spans = [text[a:b] for a, b in zip(out["start"][i][real], out["end"][i][real])]
+        assert [s for s, p in zip(spans, pieces) if p != "<unk>"] == [p for p in pieces if p != "<unk>"]
+        assert "".join(spans) == "".join(text.split())[:len("".join(spans))]  # pieces tile the text
+    enc = kbert.models.backbone("albert_tiny", vocabulary_size=tok.vocabulary_size(), max_sequence_length=64)
+    qa = serving.export_serving(save_model_dir(tmp_path / "qa", build_question_answerer(enc), tok, "qa", 24),
+                                tmp_path / "qa_serving")
+    contexts = ["Paris is in  France, the film.", "a dull plot", ""]
+    out = call(tf.saved_model.load(qa), question=["where is paris", "x", "y"], context=contexts)
+    for i, context in enumerate(contexts):
+        assert out["answer"][i].decode() == (context[out["start"][i]:out["end"][i]] if out["start"][i] >= 0 else "")
+    assert out["answer"][0] and out["start_token"][2] == -1

@@ -32,7 +32,8 @@ replaced by U+FFFD (offsets then count characters of that repaired text, as Pyth
 `bytes.decode("utf-8", "replace")` does); text longer than the model's `seq_len` is truncated;
 a batch of zero gives empty outputs. Character offsets count Unicode code points. For WordPiece
 models a sub-word token carries the offsets of its whole word (`is_word_start` marks the first
-piece), so an NER entity or a QA answer always covers whole words.
+piece), so an NER entity or a QA answer always covers whole words; SentencePiece (ALBERT) pieces
+carry their own offsets.
 """
 
 from __future__ import annotations
@@ -149,9 +150,9 @@ class Signatures:
                                              segments="segment_ids" in self.input_names)
         self.preprocessor(tf.constant([""]))  # builds it: ExportArchive tracks built layers only
         self.wordpiece = isinstance(md.tokenizer, keras_hub.tokenizers.WordPieceTokenizer)
-        if task_needs_offsets(self.task) and not self.wordpiece:
-            raise KbertInputError(f"raw-text {self.task} export needs a WordPiece tokenizer (offsets); "
-                                  f"got {type(md.tokenizer).__name__}")
+        if task_needs_offsets(self.task) and not (self.wordpiece or hasattr(md.tokenizer, "_sentence_piece")):
+            raise KbertInputError(f"raw-text {self.task} export needs a WordPiece or SentencePiece tokenizer "
+                                  f"(for offsets); got {type(md.tokenizer).__name__}")
         # Same truncation and length as the token packer, carrying offsets / word ids instead of ids.
         self.offset_packer = keras_hub.layers.MultiSegmentPacker(
             start_value=-1, end_value=-1, pad_value=-1, sequence_length=self.seq_len,
@@ -217,12 +218,26 @@ class Signatures:
         return out
 
     def _pieces(self, text):
-        """WordPiece ids of `text` [B] with each piece's word byte offsets: ragged [B, T] each."""
+        """Token ids of `text` [B], each token's byte offsets and whether it starts a word: ragged [B, T].
+
+        WordPiece: every piece carries its word's offsets. SentencePiece: each piece its own, less
+        the whitespace a "▁" piece absorbs; a "▁" piece starts a word.
+        """
         import tensorflow as tf
         import tensorflow_text as tf_text
         from keras_hub.src.tokenizers import word_piece_tokenizer as wp
 
         tok = self.tokenizer
+        if not self.wordpiece:
+            ids, starts, ends = tok._sentence_piece.tokenize_with_offsets(text)
+            starts, ends = tf.cast(starts, tf.int32), tf.cast(ends, tf.int32)
+            pieces = tf.gather(tf.constant(tok.get_vocabulary()), ids.flat_values)
+            first = tf.cast(tf.strings.regex_full_match(pieces, "\u2581.*"), tf.int32)
+            covered = tf.strings.substr(tf.gather(text, starts.value_rowids()), starts.flat_values,
+                                        ends.flat_values - starts.flat_values)
+            lead = tf.strings.length(covered) - tf.strings.length(tf.strings.regex_replace(covered, r"^\s+", ""))
+            starts = starts.with_flat_values(starts.flat_values + lead)
+            return ids, starts, ends, ids.with_flat_values(first)
         if tok.split_on_cjk:
             split, keep = wp.WHITESPACE_PUNCTUATION_AND_CJK_REGEX, wp.PUNCTUATION_AND_CJK_REGEX
         else:
