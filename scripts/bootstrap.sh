@@ -32,4 +32,5 @@ $PIP install -q --no-deps tflite-support==0.4.4 2>&1 | grep -v -E "WARNING: Loca
 .venv/bin/python -c "import kbert, tensorflow, keras_hub, tensorflow_text" >/dev/null
 # Real assets (MiniLM checkpoint, gensim test data, sentiment tweets, WNUT-16), cached once.
 .venv/bin/python -m kbert.assets fetch
+bash scripts/make_tasklib_venv.sh
 echo "$want" > "$stamp"
