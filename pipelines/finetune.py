@@ -424,17 +424,17 @@ def finetune(config, out, say=print, verbose=1) -> dict:
                                         save_weights_only=True),
         keras.callbacks.CSVLogger(history_csv, append=True),
     ]
-    t1 = time.time()
+    t1, c1 = time.time(), time.process_time()
     model.fit(x_tr, y_tr, validation_data=(x_va, y_va), epochs=epochs, batch_size=batch, callbacks=callbacks,
               verbose=verbose)
-    train_s = time.time() - t1
+    train_s, train_cpu = time.time() - t1, time.process_time() - c1
     if os.path.exists(os.path.join(work, "best.weights.h5")):
         model.load_weights(os.path.join(work, "best.weights.h5"))  # also right after a resumed run
     result = {"task": task, "model": source, "family": family, "data": config["data"],
               "sizes": {"train": len(train), "validation": len(val), "test": len(test)},
               "validation": evaluate(config, model, x_va, y_va, ex_va, labels, val),
               "test": evaluate(config, model, x_te, y_te, ex_te, labels, test),
-              "train_seconds": round(train_s, 1), "total_seconds": None, "config": config}
+              "train_seconds": round(train_s, 1), "train_cpu_seconds": round(train_cpu, 1), "total_seconds": None, "config": config}
     if task == "classify":
         result["truncated"] = {"train": ex_tr["truncated"], "validation": ex_va["truncated"]}
     else:

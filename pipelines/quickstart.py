@@ -100,4 +100,5 @@ def finetune_step(args, say):
         f"training took {result['train_seconds']:.0f}s, everything {result['total_seconds']:.0f}s")
     say(f"model directory for export: {out}")
     return {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"], "n": test["n"], "out": out,
-            "train_seconds": result["train_seconds"], "total_seconds": result["total_seconds"]}
+            "train_seconds": result["train_seconds"], "train_cpu_seconds": result["train_cpu_seconds"],
+            "total_seconds": result["total_seconds"]}
