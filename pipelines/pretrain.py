@@ -95,8 +95,7 @@ def build(config, out):
     if preset.family == "distilbert":
         raise KbertInputError("DistilBERT has no segment ids or pooled output: distil it from a BERT instead "
                               "(kbert distill)")
-    if config["mixed_precision"]:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy("mixed_float16" if config["mixed_precision"] else "float32")
     keras.utils.set_random_seed(int(config["seed"]))
     kind = tokenizer_training.family_kind(preset.family)
     tok_dir = config["tokenizer"] or os.path.join(out, "tokenizer")

@@ -91,7 +91,7 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_token_id: int, ma
     token_ids = tf.convert_to_tensor(token_ids)
     unbatched = token_ids.shape.rank == 1
     ids = tf.cast(token_ids[None] if unbatched else token_ids, tf.int32)
-    seeds = tf.random.experimental.stateless_split(tf.cast(tf.convert_to_tensor(seed), tf.int64), 4)
+    seeds = tf.random.experimental.stateless_split(tf.cast(tf.convert_to_tensor(seed), tf.int64), 4, alg="philox")
     batch, length = tf.shape(ids)[0], tf.shape(ids)[1]
     if padding_mask is None:
         valid = ids != 0
@@ -114,7 +114,7 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_token_id: int, ma
     if max_ngram > 1:
         p = 1.0 / np.arange(1, max_ngram + 1)
         cdf = tf.constant(np.cumsum(p / p.sum())[:-1], tf.float32)  # inverse CDF: XLA-friendly
-        u = tf.random.stateless_uniform([batch, length, 1], seeds[0])
+        u = tf.random.stateless_uniform([batch, length, 1], seeds[0], alg="philox")
         n = 1 + tf.reduce_sum(tf.cast(u > cdf, tf.int32), axis=-1)
         ends = tf.cumsum(n, axis=1)  # span k covers words [ends[k-1], ends[k])
         span = tf.searchsorted(ends, tf.maximum(word, 0), side="right")
@@ -130,7 +130,7 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_token_id: int, ma
     # Visit spans in random order; keep the prefix whose token count fits the budget.
     n_candidates = tf.reduce_sum(tf.cast(candidate, tf.float32), axis=1)
     budget = tf.clip_by_value(tf.cast(tf.round(n_candidates * mask_rate), tf.int32), 1, max_predictions)
-    priority = tf.random.stateless_uniform([batch, length], seeds[1])
+    priority = tf.random.stateless_uniform([batch, length], seeds[1], alg="philox")
     priority = tf.where(span_tokens > 0, priority, 2.0)  # empty spans last
     order = tf.argsort(priority, axis=1)
     used = tf.cumsum(tf.gather(span_tokens, order, batch_dims=1), axis=1)
@@ -140,8 +140,8 @@ def mask_tokens(token_ids, seed, *, vocabulary_size: int, mask_token_id: int, ma
     selected = tf.gather(keep_span, span, batch_dims=1) & candidate
 
     # 80% [MASK], 10% random token, 10% unchanged.
-    u = tf.random.stateless_uniform([batch, length], seeds[2])
-    random_ids = tf.random.stateless_uniform([batch, length], seeds[3], 0, vocabulary_size, tf.int32)
+    u = tf.random.stateless_uniform([batch, length], seeds[2], alg="philox")
+    random_ids = tf.random.stateless_uniform([batch, length], seeds[3], 0, vocabulary_size, tf.int32, alg="philox")
     masked = tf.where(selected & (u < mask_token_rate), mask_token_id, ids)
     masked = tf.where(selected & (u >= mask_token_rate) & (u < mask_token_rate + random_token_rate), random_ids,
                       masked)
@@ -242,13 +242,19 @@ def _special_ids(tokenizer):
 
 
 def _doc_pairs(sentences, seed, target):
-    """Cut one tokenized document (ragged [S, None]) into chunks of about `target` tokens and split each
-    chunk of >= 2 sentences at a random sentence boundary into (A, B). Returns ragged A, B [C, None]."""
+    """Cut one tokenized document (ragged [S, None], S >= 2) into chunks of about `target` tokens (whole
+    sentence pairs) and split each chunk of >= 2 sentences at a random sentence boundary into (A, B).
+    Returns ragged A, B [C, None]."""
     import tensorflow as tf
 
     lengths = sentences.row_lengths()
-    offsets = tf.cumsum(lengths, exclusive=True)
-    chunk = tf.cast(offsets // target, tf.int32)  # chunk of each sentence
+    # Chunk over units of two consecutive sentences, so that every chunk has >= 2 sentences to split
+    # even when single sentences are longer than the target (the packer truncates over-long pairs).
+    n_sent = tf.cast(sentences.nrows(), tf.int32)
+    unit = tf.range(n_sent) // 2
+    unit_offsets = tf.cumsum(tf.math.unsorted_segment_sum(lengths, unit, (n_sent + 1) // 2), exclusive=True)
+    chunk = tf.cast(tf.gather(unit_offsets, unit) // target, tf.int32)  # chunk of each sentence
+    chunk = tf.cumsum(tf.cast(tf.concat([[0], tf.cast(chunk[1:] != chunk[:-1], tf.int32)], 0), tf.int32))
     n_chunks = tf.reduce_max(chunk) + 1
     per_chunk = tf.math.bincount(chunk, minlength=n_chunks, maxlength=n_chunks)
     first = tf.cumsum(per_chunk, exclusive=True)

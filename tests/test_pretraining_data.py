@@ -1,0 +1,184 @@
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kbert import tokenizer_training
+from kbert.data import pretraining as P
+from kbert.errors import KbertInputError
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(495)] + [f"##s{i}" for i in range(100)]
+
+
+@pytest.fixture(scope="module")
+def docs_dir(tmp_path_factory):
+    from kbert.data import corpus
+
+    d = tmp_path_factory.mktemp("docs")
+    docs = list(itertools.islice(corpus.bundled_documents(), 6))
+    (d / "austen.txt").write_text("\n\n".join(docs))
+    return str(d)
+
+
+@pytest.fixture(scope="module")
+def wordpiece(docs_dir):
+    return tokenizer_training.train_wordpiece(docs_dir, vocab_size=500)
+
+
+@pytest.fixture(scope="module")
+def sentencepiece(docs_dir):
+    return tokenizer_training.train_sentencepiece(docs_dir, vocab_size=400)
+
+
+def _random_ids(rng, shape, continuation_rate=0.3):
+    ids = rng.integers(5, 500, size=shape)
+    cont = rng.random(shape) < continuation_rate
+    ids[cont] = rng.integers(500, 600, size=cont.sum())
+    ids[:, 0], ids[:, -1] = 2, 3
+    return ids
+
+
+def test_masking_rates_80_10_10_and_specials_untouched():
+    masker = P.Masker(VOCAB, max_predictions=24, whole_word=False)
+    ids = _random_ids(np.random.default_rng(0), (512, 128))
+    ids[:, 100:] = 0  # padding
+    ids[:, 99] = 3
+    out = {k: v.numpy() for k, v in masker(tf.constant(ids), seed=(1, 2)).items()}
+    w = out["mlm_weights"]
+    assert out["mask_positions"].shape == (512, 24) and w.shape == (512, 24)
+    n_candidates = 98  # 100 real tokens minus [CLS] and [SEP]
+    assert abs(w.sum(1).mean() - round(0.15 * n_candidates)) < 0.5
+    pos = out["mask_positions"]
+    assert (pos[w > 0] >= 1).all() and (pos[w > 0] <= 98).all()  # never [CLS], [SEP] or padding
+    assert all((np.diff(pos[r][w[r] > 0]) > 0).all() for r in range(len(pos)))  # ascending, unique
+    orig = np.take_along_axis(ids, pos, 1)[w > 0]
+    assert (out["mlm_ids"][w > 0] == orig).all() and (out["mlm_ids"][w == 0] == 0).all()
+    new = np.take_along_axis(out["token_ids"], pos, 1)[w > 0]
+    frac_mask = (new == 4).mean()
+    frac_kept = (new == orig).mean()
+    assert 0.77 < frac_mask < 0.83 and 0.08 < frac_kept < 0.12
+    changed = out["token_ids"] != ids
+    assert changed.sum() <= (w > 0).sum() and not changed[:, 99:].any()
+
+
+def test_whole_word_masking_never_splits_words():
+    masker = P.Masker(VOCAB, max_predictions=30, whole_word=True)
+    ids = _random_ids(np.random.default_rng(1), (128, 64), continuation_rate=0.5)
+    out = masker(tf.constant(ids), seed=(3, 4))
+    pos, w = out["mask_positions"].numpy(), out["mlm_weights"].numpy()
+    classes = P.token_classes(VOCAB)
+    for r in range(len(ids)):
+        chosen = set(pos[r][w[r] > 0].tolist())
+        assert chosen
+        for p in chosen:  # every piece of a chosen word is chosen
+            if p + 1 < 63 and classes[ids[r, p + 1]] == P.CONTINUATION:
+                assert p + 1 in chosen
+            if classes[ids[r, p]] == P.CONTINUATION and p - 1 >= 1:
+                assert p - 1 in chosen
+
+
+def test_ngram_masking_prefers_short_spans():
+    masker = P.Masker(VOCAB[:500], max_predictions=40, max_ngram=3)
+    ids = _random_ids(np.random.default_rng(2), (256, 256), continuation_rate=0.0)
+    out = masker(tf.constant(ids), seed=(5, 6))
+    pos, w = out["mask_positions"].numpy(), out["mlm_weights"].numpy()
+    runs = []
+    for r in range(len(ids)):
+        p = pos[r][w[r] > 0]
+        breaks = np.flatnonzero(np.diff(p) != 1)
+        runs += np.diff(np.concatenate([[-1], breaks, [len(p) - 1]])).tolist()
+    share = np.bincount(runs, minlength=4)[1:4] / len(runs)
+    # p(n) ∝ 1/n gives 6/11, 3/11, 2/11; adjacent spans merge a little.
+    assert share[0] > share[1] > share[2] > 0.08 and max(runs) > 1
+
+
+def test_masking_deterministic_stateless_and_jittable():
+    masker = P.Masker(VOCAB, max_predictions=8, max_ngram=3)
+    ids = tf.constant(_random_ids(np.random.default_rng(3), (4, 32)))
+    a, b, c = masker(ids, (7, 7)), masker(ids, (7, 7)), masker(ids, (7, 8))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["mask_positions"], c["mask_positions"])
+    jit = tf.function(lambda x, s: masker(x, s), jit_compile=True)
+    d = jit(ids, tf.constant([7, 7]))  # inside an XLA train step (the distiller masks there)
+    assert all(d[k].shape == a[k].shape for k in a)
+    assert np.array_equal(d["mlm_weights"].numpy().sum(1) > 0, a["mlm_weights"].numpy().sum(1) > 0)
+    w = d["mlm_weights"].numpy() > 0
+    assert (np.take_along_axis(ids.numpy(), d["mask_positions"].numpy(), 1)[w] == d["mlm_ids"].numpy()[w]).all()
+    single = masker(ids[0], (7, 7))
+    assert single["mask_positions"].shape == (8,)
+
+
+def test_pipeline_nsp_shapes_layout_and_labels(docs_dir, wordpiece):
+    stats = P.PipelineStats()
+    ds = P.pretraining_dataset(docs_dir, wordpiece, seq_len=32, batch_size=16, objective="nsp", seed=0,
+                               shuffle_buffer=200, stats=stats)
+    batches = list(ds)
+    x, y = batches[0]
+    assert {k: tuple(v.shape) for k, v in x.items()} == {
+        "token_ids": (16, 32), "padding_mask": (16, 32), "segment_ids": (16, 32), "mask_positions": (16, 6)}
+    assert y["mlm_ids"].shape == (16, 6) and y["mlm_weights"].dtype == tf.float32 and y["pair_label"].shape == (16,)
+    t, seg, pm = x["token_ids"].numpy(), x["segment_ids"].numpy(), x["padding_mask"].numpy()
+    cls, sep = wordpiece.cls_token_id, wordpiece.sep_token_id
+    assert (t[:, 0] == cls).all()
+    for r in range(16):
+        n = pm[r].sum()
+        seps = np.flatnonzero(t[r] == sep)
+        assert seps[-1] == n - 1 and (seg[r, : seps[0] + 1] == 0).all() and (seg[r, seps[0] + 1: n] == 1).all()
+    labels = np.concatenate([b[1]["pair_label"].numpy() for b in batches])
+    assert 0.3 < labels.mean() < 0.6  # about half random next
+    assert stats.documents == 6 and stats.single_sentence_documents == 0
+
+
+def test_pipeline_sop_deterministic_and_dynamic_masking(docs_dir, sentencepiece):
+    def make(seed):
+        return P.pretraining_dataset(docs_dir, sentencepiece, seq_len=48, batch_size=8, objective="sop",
+                                     seed=seed, shuffle_buffer=64, cache=True)
+
+    ds = make(1)
+    epoch1 = [x["mask_positions"].numpy() for x, _ in ds.take(4)]
+    again = [x["mask_positions"].numpy() for x, _ in make(1).take(4)]
+    assert all(np.array_equal(a, b) for a, b in zip(epoch1, again))  # deterministic under a seed
+    epoch2 = [x["mask_positions"].numpy() for x, _ in ds.take(4)]  # second pass over the same dataset
+    assert not all(np.array_equal(a, b) for a, b in zip(epoch1, epoch2))  # masks re-sampled
+    labels = np.concatenate([y["pair_label"].numpy() for _, y in make(2).take(8)])
+    assert 0.25 < labels.mean() < 0.75
+
+
+def test_sop_swap_really_swaps(docs_dir, wordpiece):
+    """A swapped example is an in-order example with its segments exchanged (same seed, no masking noise)."""
+    ds = P.pretraining_dataset(docs_dir, wordpiece, seq_len=64, batch_size=32, objective="sop", seed=3,
+                               shuffle_buffer=0, mask_rate=1e-9, max_predictions=1)
+    x, y = next(iter(ds))
+    t, seg, lab = x["token_ids"].numpy(), x["segment_ids"].numpy(), y["pair_label"].numpy()
+    assert set(lab.tolist()) == {0, 1}
+    # Unshuffled pairs come in document order: an in-order example's B starts where its A's sentences end,
+    # so consecutive examples are distinct and each segment is non-empty.
+    assert all((seg[r] == 1).any() and (seg[r] == 0).sum() > 2 for r in range(32))
+
+
+def test_streams_from_an_endless_generator(wordpiece):
+    def endless():
+        i = 0
+        while True:
+            i += 1
+            yield f"Document {i} starts here. It has a second sentence. And a third one, {i}."
+
+    docs = tf.data.Dataset.from_generator(endless, output_signature=tf.TensorSpec([], tf.string))
+    ds = P.pretraining_dataset(docs, wordpiece, seq_len=16, batch_size=4, shuffle_buffer=8)
+    assert len(list(ds.take(3))) == 3  # never materialises the (infinite) corpus
+
+
+def test_bad_inputs(tmp_path, wordpiece):
+    with pytest.raises(KbertInputError, match="seq_len 7"):
+        P.pretraining_dataset("bundled", wordpiece, seq_len=7)
+    with pytest.raises(KbertInputError, match="objective"):
+        P.pretraining_dataset("bundled", wordpiece, objective="mlm")
+    (tmp_path / "a.txt").write_text("Only one sentence here.\n\nAnother lonely one.\n\nTwo here. Yes two.\n\n"
+                                    "Three. Sentences. Here.\n")
+    stats = P.PipelineStats()
+    ds = P.pretraining_dataset(str(tmp_path), wordpiece, seq_len=16, batch_size=1, stats=stats, shuffle_buffer=0)
+    n = len(list(ds))
+    assert stats.single_sentence_documents == 2 and stats.documents == 4 and n >= 2
+    with pytest.raises(KbertInputError, match="mask token"):
+        P.Masker(["[PAD]", "a"])
