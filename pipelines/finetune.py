@@ -100,6 +100,8 @@ def load_config(args) -> dict:
     for key in ("epochs", "batch_size", "seq_len"):
         if int(config[key]) < 1:
             raise KbertInputError(f"{key} must be >= 1")
+    # questions may take at most half of a short window (the default 64 suits seq_len >= 128)
+    config["max_query_len"] = min(int(config["max_query_len"]), int(config["seq_len"]) // 2)
     return config
 
 
