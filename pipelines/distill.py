@@ -37,6 +37,7 @@ DEFAULTS = dict(
     init="teacher",            # teacher | random
     limit=None,                # training examples (seeded sample)
     test_fraction=0.1,
+    eval_limit=1000,           # at most this many held-out examples
     seq_len=None,              # default: the teacher's seq_len (classifiers) or 64 (MLM)
     batch_size=32,
     epochs=2,
@@ -60,6 +61,7 @@ def add_arguments(p):
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     p.add_argument("--limit", type=int, help="training examples")
+    p.add_argument("--eval-limit", type=int, help="held-out examples (default 1000)")
     p.add_argument("--seq-len", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--epochs", type=int)
@@ -228,7 +230,7 @@ def run(args):
         spec = config["data"] or "bundled"
         texts = list(corpus_segments(corpus.open_corpus(spec)))
         texts = [texts[i] for i in rng.permutation(len(texts))]
-        n_test = max(16, int(len(texts) * float(config["test_fraction"])))
+        n_test = min(int(config["eval_limit"]), max(16, int(len(texts) * float(config["test_fraction"]))))
         limit = int(config["limit"]) if config["limit"] else len(texts) - n_test
         if len(texts) < n_test + 16:
             raise KbertInputError(f"--data {spec}: only {len(texts)} text segments; need at least {n_test + 16}")
@@ -272,7 +274,7 @@ def run(args):
         seq_len = int(config["seq_len"] or md.seq_len)
         data = _classification_data(config, labels)
         order = rng.permutation(len(data))
-        n_test = max(8, int(len(data) * float(config["test_fraction"])))
+        n_test = min(int(config["eval_limit"]), max(8, int(len(data) * float(config["test_fraction"]))))
         limit = int(config["limit"]) if config["limit"] else len(data) - n_test
         test, train = data.subset(order[:n_test]), data.subset(order[n_test:n_test + limit])
         s_enc = student_like(teacher, int(config["student_layers"]), config["student_family"])

@@ -83,7 +83,7 @@ def test_distill_bad_inputs_exit_2(teacher_dir, tmp_path, capsys):
 def test_distill_minilm_mlm(tmp_path):
     out = tmp_path / "mlm"
     code = main(["--quiet", "distill", "--teacher", "minilm", "--student-layers", "2", "--student-family",
-                 "distilbert", "--seq-len", "32", "--limit", "64", "--head-examples", "120", "--head-epochs", "1",
+                 "distilbert", "--seq-len", "32", "--limit", "64", "--eval-limit", "32", "--head-examples", "120", "--head-epochs", "1",
                  "--epochs", "1", "--ce-positions", "masked", "--out", str(out)])
     assert code == 0
     report = json.load(open(out / "distill_report.json"))
