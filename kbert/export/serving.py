@@ -85,6 +85,7 @@ def export_serving(model_dir, out: str, version: int | None = None, overwrite: b
 
     archive = build_archive(md, max_answer_tokens=max_answer_tokens)
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out)  # not numeric: TF Serving ignores it
+    old = os.path.join(out, f".old-{version}-" + os.path.basename(tmp))
     try:
         archive.write_out(tmp, verbose=False)
         if warmup:
@@ -93,8 +94,7 @@ def export_serving(model_dir, out: str, version: int | None = None, overwrite: b
             requests = warmup_lib.requests_for(md.task, os.path.basename(os.path.abspath(out)),
                                                pair=bool(md.meta.get("pair")), texts=warmup_texts)
             warmup_lib.write(tmp, requests)
-        if os.path.exists(target):
-            old = os.path.join(out, f".old-{version}-" + os.path.basename(tmp))
+        if os.path.exists(target):  # two renames: the old version is absent for an instant, never half-written
             os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -102,6 +102,8 @@ def export_serving(model_dir, out: str, version: int | None = None, overwrite: b
             os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if os.path.exists(old) and not os.path.exists(target):
+            os.replace(old, target)  # put the previous version back
         raise
     return target
 
