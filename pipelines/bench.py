@@ -19,8 +19,9 @@ BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 NOT_SCRIPTS = {"__init__", "common", "report"}
 
 
-def discover(bench_dir: str = BENCH_DIR) -> list[str]:
+def discover(bench_dir: str | None = None) -> list[str]:
     """Names of the runnable bench scripts: `bench/NAME.py` files with a `__main__` block, sorted."""
+    bench_dir = bench_dir or BENCH_DIR
     names = []
     for f in sorted(os.listdir(bench_dir)):
         name, ext = os.path.splitext(f)
@@ -41,11 +42,12 @@ def add_arguments(p):
                    help="seconds allowed per script (default: none; 900 with --quick)")
 
 
-def run_script(name: str, quick: bool, timeout: float | None, log_path: str, bench_dir: str = BENCH_DIR) -> dict:
+def run_script(name: str, quick: bool, timeout: float | None, log_path: str, bench_dir: str | None = None) -> dict:
     """Run one script in a subprocess, output to `log_path`; returns {name, ok, returncode, seconds, tail}."""
     import subprocess
     import time
 
+    bench_dir = bench_dir or BENCH_DIR
     root = os.path.dirname(bench_dir)
     cmd = [sys.executable, "-m", f"bench.{name}"] + (["--quick"] if quick else [])
     env = dict(os.environ)
@@ -73,15 +75,17 @@ def run(args):
 
     from kbert.errors import KbertInputError
 
-    sys.path.insert(0, os.path.dirname(BENCH_DIR))
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from bench import report
+
+    results = os.path.join(BENCH_DIR, "results")
 
     available = discover()
     if args.list:
         print("\n".join(available))
         return 0
     if args.report_only:
-        path = report.generate()
+        path = report.generate(results)
         if not args.quiet:
             print(f"wrote {path}")
         return 0
@@ -103,7 +107,7 @@ def run(args):
                 print(f"[{i}/{len(names)}] {name}: {status} in {out['seconds']} s", flush=True)
             if not out["ok"]:
                 print("    " + out["tail"].replace("\n", "\n    "), file=sys.stderr)
-    path = report.generate()
+    path = report.generate(results)
     failed = [o["name"] for o in outcomes if not o["ok"]]
     if args.json:
         print(json.dumps({"ok": not failed, "failed": failed, "report": path, "seconds": round(time.time() - start, 1),

