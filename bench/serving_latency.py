@@ -1,7 +1,7 @@
 """TF Serving export of the real MiniLM classifier: parity without kbert, and latency beside Keras.
 
     python -m bench.serving_latency --quick          # ~3 min on 2 shared cores
-    python -m bench.serving_latency --model runs/sentiment   # a fine-tuned kbert model directory
+    python -m bench.serving_latency --model runs/sentiment   # a fine-tuned model dir -> serving_latency_finetuned
 
 Without --model, the classifier is the real all-MiniLM-L6-v2 encoder (`load_hf`) with a 3-class
 head (masked-mean pooling + Dense, seeded) saved as a kbert model directory; with --model, any
@@ -97,6 +97,7 @@ def main(argv=None) -> int:
     from kbert.export.serving import export_serving
     from kbert.model_dir import load_model_dir
     from kbert.preprocessing import TextPreprocessor
+    from kbert.tasks import classifier, embedder  # noqa: F401  (registers layers load_model_dir needs)
 
     repeats = 5 if args.quick else 20
     texts = review_sentences(32) + ["", "Café crème, naïve façade — déjà vu!", "x" * 5000]
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
         "tensorflow + tensorflow_text imported (no kbert/keras-hub), raw review sentences + empty, accented, " \
         "5000-char and invalid-UTF-8 inputs. The machine's 2 CPU cores were shared with other jobs while this " \
         "ran: absolute times are noisy, the ratios (same process, interleaved) less so."
-    write_result("serving_latency", figures, notes, quick=args.quick)
+    write_result("serving_latency_finetuned" if args.model else "serving_latency", figures, notes, quick=args.quick)
     if diff > 1e-5 or not same_labels or fresh["imported"]:
         print(f"serving_latency: parity FAILED (max abs diff {diff:.2e})", file=sys.stderr)
         return 1

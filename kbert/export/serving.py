@@ -70,6 +70,7 @@ def export_serving(model_dir, out: str, version: int | None = None, overwrite: b
     `out`, then renamed); an existing version is replaced only with `overwrite=True`.
     """
     from kbert.model_dir import ModelDir, load_model_dir
+    from kbert.tasks import classifier, embedder, question_answerer, token_classifier  # noqa: F401  (register layers)
 
     md = model_dir if isinstance(model_dir, ModelDir) else load_model_dir(model_dir)
     if version is not None and (not isinstance(version, int) or version < 1):
