@@ -45,10 +45,16 @@ Every command takes --help, --quiet, --json and --debug. Exit codes: 0 ok, 2 bad
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    common.add_argument("--quiet", action="store_true", help="print only results and errors")
-    common.add_argument("--json", action="store_true", help="print machine-readable JSON results")
+    def flags(default):
+        p = argparse.ArgumentParser(add_help=False)
+        p.add_argument("--debug", action="store_true", default=default, help="show full tracebacks on errors")
+        p.add_argument("--quiet", action="store_true", default=default, help="print only results and errors")
+        p.add_argument("--json", action="store_true", default=default, help="print machine-readable JSON results")
+        return p
+
+    # The flags work before or after the subcommand: the subcommands' copies leave the value
+    # alone unless given (SUPPRESS), so `kbert --quiet finetune ...` stays quiet.
+    common, sub_common = flags(False), flags(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="kbert",
         description="BERT, DistilBERT and ALBERT for Keras: pretrain, distil, fine-tune, export to TFLite "
@@ -65,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         for depth in range(1, len(path)):  # groups such as `export`
             group = path[:depth]
             if group not in subparsers:
-                p = subparsers[group[:-1]].add_parser(group[-1], help=f"{group[-1]} subcommands", parents=[common])
+                p = subparsers[group[:-1]].add_parser(group[-1], help=f"{group[-1]} subcommands",
+                                                      parents=[sub_common])
                 subparsers[group] = p.add_subparsers(dest="_".join(group) + "_command", metavar="COMMAND",
                                                      required=True)
         module = importlib.import_module(module_name)
@@ -74,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=help_text,
             description=(module.__doc__ or help_text).strip(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            parents=[common],
+            parents=[sub_common],
         )
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)

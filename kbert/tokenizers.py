@@ -185,9 +185,14 @@ def from_folder(path: str, family: str):
                 config = json.load(f)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise KbertInputError(f"{cfg_path} is not valid JSON: {e}") from e
-    if family == "albert":
-        return sentencepiece(os.path.join(path, SPM_FILE))
     vocab_path = os.path.join(path, VOCAB_FILE)
+    spm_path = os.path.join(path, SPM_FILE)
+    # The file present decides (an ALBERT encoder may be fine-tuned with a WordPiece vocabulary,
+    # e.g. one trained by `kbert tokenizer train`); the family breaks a tie.
+    if os.path.isfile(spm_path) and (family == "albert" or not os.path.isfile(vocab_path)):
+        return sentencepiece(spm_path)
+    if family == "albert" and not os.path.isfile(vocab_path):
+        raise KbertInputError(f"no {SPM_FILE} in {path}: an ALBERT checkpoint needs its SentencePiece model")
     if not os.path.isfile(vocab_path):
         raise KbertInputError(f"no {VOCAB_FILE} in {path}: a {family} checkpoint needs its WordPiece vocabulary")
     lowercase = bool(config.get("do_lower_case", True))

@@ -67,3 +67,10 @@ def test_bad_checkpoint_is_one_line_error(tmp_path):
     assert "Traceback" not in r.stderr
     r = kbert("info", str(tmp_path), "--debug")
     assert "Traceback" in r.stderr
+
+
+def test_global_flags_work_before_and_after_the_subcommand():
+    before = kbert("--json", "presets", "--family", "distilbert")
+    after = kbert("presets", "--family", "distilbert", "--json")
+    assert before.returncode == after.returncode == 0
+    assert json.loads(before.stdout) == json.loads(after.stdout)
