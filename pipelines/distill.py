@@ -80,21 +80,9 @@ def add_arguments(p):
 def load_config(args) -> dict:
     from kbert.errors import KbertInputError
 
-    config = dict(DEFAULTS)
-    if getattr(args, "config", None):
-        try:
-            with open(args.config) as f:
-                user = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise KbertInputError(f"cannot read config {args.config}: {e}") from e
-        unknown = sorted(set(user) - set(DEFAULTS) - {"description"})
-        if unknown:
-            raise KbertInputError(f"config {args.config}: unknown keys {unknown}; known: {sorted(DEFAULTS)}")
-        config.update({k: v for k, v in user.items() if k != "description"})
-    for key in DEFAULTS:
-        value = getattr(args, key, None)
-        if value is not None:
-            config[key] = value
+    from pipelines.config import merge
+
+    config = merge(DEFAULTS, args)
     if not config["teacher"]:
         raise KbertInputError("--teacher is required (a kbert classifier directory or 'minilm')")
     for key in ("student_layers", "batch_size", "epochs"):
