@@ -48,6 +48,7 @@ DEFAULTS = dict(
     warmup=0.1,               # fraction of steps with a linear warm-up
     dropout=0.1,
     pooling="pooled",         # classify: pooled / cls / mean
+    o_weight=1.0,             # ner: loss weight of the "O" tag (< 1 counters all-"O" predictions)
     patience=2,               # early stopping on val_loss
     doc_stride=128, max_query_len=64, max_answer_len=30, null_threshold=0.0,
     seed=0,
@@ -71,6 +72,7 @@ def add_arguments(p):
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--dropout", type=float)
     p.add_argument("--pooling", choices=["pooled", "cls", "mean"])
+    p.add_argument("--o-weight", type=float, help="ner: loss weight of the 'O' tag, in (0, 1] (default 1)")
     p.add_argument("--patience", type=int, help="epochs without val_loss improvement before stopping")
     p.add_argument("--doc-stride", type=int), p.add_argument("--max-answer-len", type=int)
     p.add_argument("--seed", type=int)
@@ -280,6 +282,8 @@ def compile_model(config, model, steps):
                   "qa": compile_question_answerer}[config["task"]]
     if config["task"] == "classify":
         return compile_fn(model, multi_label=bool(config["multi_label"]), optimizer=opt)
+    if config["task"] == "ner":
+        return compile_fn(model, optimizer=opt, o_weight=float(config.get("o_weight", 1.0)))
     return compile_fn(model, optimizer=opt)
 
 

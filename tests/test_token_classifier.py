@@ -5,7 +5,8 @@ import kbert
 from kbert.data.tasks import ner_features
 from kbert.errors import KbertInputError
 from kbert.model_dir import load_model_dir, save_model_dir
-from kbert.tasks.token_classifier import build_token_classifier, compile_token_classifier, word_predictions
+from kbert.tasks.token_classifier import (IGNORE, TokenCrossentropy, build_token_classifier, compile_token_classifier,
+                                         word_predictions)
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "john", "mary", "lives", "in", "paris", "rome",
          "and", "works", "##ville", "new", "york"]
@@ -69,3 +70,53 @@ def test_truncated_words_get_default_and_bad_rows():
         ner_features(tok, [["john"]], [["B-ORG"]], LABELS)
     f = ner_features(tok, [["john"], ["john", "x"], []], [["B-PER"], ["B-PER"], []], LABELS, on_error="skip")
     assert f["stats"]["length_mismatch"] == 1 and f["stats"]["empty"] == 1 and f["rows"] == [1]
+
+
+def test_o_weight_loss_matches_plain_and_hand_computed():
+    import keras
+
+    rng = np.random.default_rng(0)
+    y = np.array([[0, 1, 2, IGNORE], [0, 0, IGNORE, IGNORE], [3, 0, 1, 0]])
+    logits = rng.normal(size=(3, 4, 4)).astype("float32")
+    plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=IGNORE)(y, logits)
+    np.testing.assert_allclose(float(TokenCrossentropy(1.0)(y, logits)), float(plain), rtol=1e-5)
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    keep = y != IGNORE
+    ce = -np.take_along_axis(logp, np.where(keep, y, 0)[..., None], -1)[..., 0]
+    w = np.where(y == 0, 0.2, 1.0) * keep
+    np.testing.assert_allclose(float(TokenCrossentropy(0.2)(y, logits)), (ce * w).sum() / keep.sum(), rtol=1e-5)
+    with pytest.raises(KbertInputError, match="o_weight"):
+        TokenCrossentropy(0.0)
+    with pytest.raises(KbertInputError, match="o_weight"):
+        compile_token_classifier(build_token_classifier(kbert.models.backbone("bert_tiny", vocabulary_size=16), 3),
+                                 o_weight=1.5)
+
+
+def test_o_weight_shifts_the_fitted_tag_distribution():
+    """A label-prior-only model fitted with o_weight=w converges to P(O) = w*nO / (w*nO + n_entity)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    y = np.array([[0] * 9 + [1, IGNORE]] * 8)  # 90% "O" among labelled positions
+    ids = keras.Input((11,), dtype="int32")
+    logits = keras.layers.Embedding(1, 2, embeddings_initializer="zeros")(keras.ops.zeros_like(ids))
+    for w in (1.0, 0.2):
+        model = keras.Model(ids, logits)
+        model.compile(keras.optimizers.Adam(0.1), TokenCrossentropy(w))
+        model.fit(np.zeros((8, 11), "int32"), y, epochs=150, batch_size=8, verbose=0)
+        p_o = float(keras.ops.softmax(model.predict(np.zeros((1, 11), "int32"), verbose=0)[0, 0])[0])
+        assert abs(p_o - 9 * w / (9 * w + 1)) < 0.02, (w, p_o)
+        model.layers[-1].embeddings.assign(np.zeros((1, 2)))
+
+
+def test_finetune_pipeline_passes_o_weight(tmp_path):
+    from pipelines.finetune import DEFAULTS, compile_model
+
+    enc = kbert.models.backbone("bert_tiny", vocabulary_size=len(VOCAB))
+    model = compile_model({**DEFAULTS, "task": "ner", "o_weight": 0.3}, build_token_classifier(enc, 3), steps=10)
+    loss = model.loss["logits"]
+    assert isinstance(loss, TokenCrossentropy) and loss.o_weight == 0.3
+    tok = kbert.tokenizers.wordpiece(VOCAB)
+    save_model_dir(tmp_path / "ner", model, tok, task="ner", seq_len=8, labels=LABELS[:3])
+    md = load_model_dir(tmp_path / "ner")
+    assert md.meta["labels"] == LABELS[:3]
