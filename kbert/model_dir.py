@@ -123,7 +123,12 @@ def load_model_dir(path, compile: bool = False) -> ModelDir:
     """Load a directory written by `save_model_dir` (safe_mode on)."""
     import keras
 
-    import kbert.models  # noqa: F401  (registers kbert's serializable classes)
+    # Register kbert's serializable classes (backbones, task layers) so safe_mode finds them.
+    import kbert.models  # noqa: F401
+    import kbert.tasks.classifier  # noqa: F401
+    import kbert.tasks.embedder  # noqa: F401
+    import kbert.tasks.question_answerer  # noqa: F401
+    import kbert.tasks.token_classifier  # noqa: F401
 
     path = os.fspath(path)
     meta = read_meta(path)

@@ -72,7 +72,9 @@ def convert(model, tokenizer, task: str | None = None, seq_len: int = 128, multi
     if mode == "dynamic-int8":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv._experimental_disable_per_channel_quantization_for_dense_layers = True
-    return bytes(conv.convert())
+    from kbert.export.tflite import quiet_convert
+
+    return quiet_convert(conv)
 
 
 def run(content: bytes, texts, num_threads: int = 2) -> list[dict]:

@@ -184,7 +184,7 @@ def convert(model, mode: str = "float32", task: str | None = None, seq_len: int 
     wrapper = mobile_model(model, task, seq_len, multi_label=multi_label)
     conv = _converter(wrapper, mode, representative, allow_custom_ops, per_channel)
     if mode != "mixed":
-        return bytes(conv.convert())
+        return quiet_convert(conv)
     import tensorflow as tf
 
     order = [t.name.split(":")[0] for t in wrapper.inputs]
@@ -196,6 +196,15 @@ def convert(model, mode: str = "float32", task: str | None = None, seq_len: int 
     opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(mixed_float_ops), fully_quantize=False)
     debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=dataset, debug_options=opts)
     return bytes(debugger.get_nondebug_quantized_model())
+
+
+def quiet_convert(converter) -> bytes:
+    """`converter.convert()` without the SavedModel signature listing Keras prints to stdout."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(converter.convert())
 
 
 def check_builtin_only(content: bytes) -> list[str]:
@@ -229,17 +238,6 @@ def atomic_write(path: str, data: bytes | str) -> str:
     return path
 
 
-def _register_task_layers():
-    """Import the task modules so that their serializable layers load (safe_mode keeps working)."""
-    import importlib
-
-    for name in ("embedder", "classifier", "token_classifier", "question_answerer"):
-        try:
-            importlib.import_module(f"kbert.tasks.{name}")
-        except ImportError:
-            pass
-
-
 @dataclasses.dataclass
 class ExportResult:
     path: str | None
@@ -268,7 +266,6 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
     if isinstance(model, (str, os.PathLike)):
         from kbert.model_dir import load_model_dir
 
-        _register_task_layers()
         d = load_model_dir(model)
         source, model, meta = os.fspath(d.path), d.model, d.meta
         tokenizer = tokenizer or d.tokenizer
