@@ -14,6 +14,7 @@ INSTALL = [
     "numpy",
     "tqdm",
     "matplotlib",
+    "tensorboard",
 ]
 
 EXTRAS = {
