@@ -25,12 +25,16 @@ def mlm_head(encoder, name: str = "mlm_head") -> keras_hub.layers.MaskedLMHead:
     """Masked-LM head tied to `encoder.token_embedding` (decoder weights = embedding matrix)."""
     exact = getattr(encoder, "hidden_activation", "gelu") in EXACT
     activation = "gelu" if exact else gelu_approximate  # serializable forms (no lambdas)
+    policy = encoder.dtype_policy
+    # Under mixed precision keras-hub's head adds its float32 bias to float16 logits and fails;
+    # the vocabulary softmax wants float32 anyway, so the head computes in float32.
+    dtype = "float32" if policy.compute_dtype != policy.variable_dtype else policy
     return keras_hub.layers.MaskedLMHead(
         vocabulary_size=encoder.vocabulary_size,
         token_embedding=encoder.token_embedding,
         intermediate_activation=activation,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        dtype=encoder.dtype_policy,
+        dtype=dtype,
         name=name,
     )
 
