@@ -37,8 +37,8 @@ def hf_normalize_python(text: str, lowercase: bool, strip_accents: bool) -> str:
         cat = unicodedata.category(ch)
         if ch in "\t\n\r":
             out.append(" ")
-        elif ch == "\ufffd" or cat[0] == "C":  # Cc, Cf, Co, Cn, Cs: dropped (NUL is Cc)
-            continue
+        elif ch == "\ufffd" or cat in ("Cc", "Cf", "Co", "Cs"):  # dropped (NUL is Cc); unassigned (Cn)
+            continue                                                  # stays and becomes [UNK], as in HF
         elif cat[0] == "Z":  # Zs, Zl, Zp
             out.append(" ")
         else:

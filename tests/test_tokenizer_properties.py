@@ -101,9 +101,6 @@ def test_graph_tokenize_matches_eager(tokenizer, texts):
         assert row.tolist() == np.asarray(tokenizer(text)).tolist()
 
 
-@pytest.mark.xfail(strict=True, reason="kbert.tokenizers.hf_normalize_python drops unassigned code points "
-                   "(category Cn); the graph path (RE2 \\p{C} has no Cn) and Hugging Face's fast tokenizer keep "
-                   "them as [UNK]")
 def test_unassigned_code_points_same_ids_on_both_paths(wordpiece):
     text = "x\U000a9e1ay"  # U+A9E1A: unassigned (plane 10)
     graph = graph_of(wordpiece)(tf.constant([text])).to_list()[0]

@@ -119,6 +119,18 @@ def convert_config(hf: dict, path: str = CONFIG, strict: bool = True) -> tuple[s
             "load with strict_config=False (CLI: --no-strict-config)"
         )
     config = {ours: hf[theirs] for theirs, ours in keys.items() if theirs in hf}
+    for theirs, ours in keys.items():
+        if theirs not in hf:
+            continue
+        value = hf[theirs]
+        if ours == "hidden_activation":
+            ok = isinstance(value, str)
+        elif ours == "dropout":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+        else:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        if not ok:
+            raise KbertInputError(f"{path}: {theirs}={value!r} is not a valid value for {ours}")
     return family, config
 
 
