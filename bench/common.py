@@ -6,6 +6,11 @@
 Each script prints its figures and writes `bench/results/NAME.json` = {"name", "date", "machine",
 "versions", "figures", "notes"}. `kbert bench` gathers them into bench/RESULTS.md. Ratios are
 always measured side by side in the same run.
+
+Conventions the report reads: `figures["targets"] = {name: {"value": v, "limit": l, "met": bool,
+"note": str}}` becomes a targets table and a "targets met" count in RESULTS.md's summary;
+`*_ms` figures sharing a dotted prefix become a bar chart. A bench script has an
+`if __name__ == "__main__":` block and accepts `--quick` (what `kbert bench all --quick` passes).
 """
 
 from __future__ import annotations
