@@ -18,7 +18,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 stamp=.venv/.kbert-stamp
-want=$(cat setup.py scripts/bootstrap.sh | sha256sum | cut -c1-16)
+want=$(cat setup.py scripts/bootstrap.sh scripts/make_tasklib_venv.sh | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
