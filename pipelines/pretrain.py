@@ -61,21 +61,9 @@ def add_arguments(p):
 def load_config(args) -> dict:
     from kbert.errors import KbertInputError
 
-    config = dict(DEFAULTS)
-    if getattr(args, "config", None):
-        try:
-            with open(args.config) as f:
-                user = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise KbertInputError(f"cannot read config {args.config}: {e}") from e
-        unknown = sorted(set(user) - set(DEFAULTS) - {"description"})
-        if unknown:
-            raise KbertInputError(f"config {args.config}: unknown keys {unknown}; known: {sorted(DEFAULTS)}")
-        config.update({k: v for k, v in user.items() if k != "description"})
-    for key in DEFAULTS:
-        value = getattr(args, key, None)
-        if value is not None:
-            config[key] = value
+    from pipelines.config import merge
+
+    config = merge(DEFAULTS, args)
     if int(config["steps"]) < 1 or int(config["checkpoint_every"]) < 1:
         raise KbertInputError("steps and checkpoint_every must be >= 1")
     return config
