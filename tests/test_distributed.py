@@ -60,10 +60,12 @@ MULTIWORKER = COMMON.format(setup="strategy = tf.distribute.MultiWorkerMirroredS
         model = build()
     h = model.fit(ds, verbose=0)
     checksum = float(sum(float(np.sum(w.numpy())) for w in model.weights))
-    print(json.dumps({"workers": strategy.num_replicas_in_sync, "checksum": checksum, "loss": h.history["loss"][-1]}))
+    print(json.dumps({"workers": strategy.num_replicas_in_sync, "checksum": checksum, "loss": h.history["loss"][-1],
+                      "steps": int(model.optimizer.iterations.numpy())}))
     """))
 
 SINGLE = COMMON.format(setup="", body=textwrap.dedent("""
+    ds = ds.unbatch().batch(B // 2, drop_remainder=True).take(4)  # what each replica computed on (see the test)
     model = build()
     h = model.fit(ds, verbose=0)
     print(json.dumps({"checksum": float(sum(float(np.sum(w.numpy())) for w in model.weights))}))
@@ -100,8 +102,6 @@ def _free_ports(n):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="open: under MultiWorkerMirroredStrategy Keras' fit hands the PerReplica dict batch to a "
-                   "conversion outside strategy.run (ValueError); MirroredStrategy works", strict=False)
 def test_multi_worker_mirrored_two_processes():
     ports = _free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
@@ -120,7 +120,10 @@ def test_multi_worker_mirrored_two_processes():
     a, b = (_last_json(so) for so, _ in outs)
     assert a["workers"] == b["workers"] == 2
     assert a["checksum"] == pytest.approx(b["checksum"], rel=1e-6)  # both workers hold the same weights
-    # Each worker fed the same batches, so the averaged update equals one device's update on them.
+    assert a["steps"] == b["steps"] == 4  # Keras takes the step count from the global dataset (4 batches of B)
+    # With auto-sharding OFF both workers read the same data, which `experimental_distribute_dataset` rebatches
+    # to B / 2 per replica: both replicas see the same 4 half-batches, so the averaged update equals one
+    # device's updates on those 4 half-batches.
     r = subprocess.run([sys.executable, "-c", SINGLE], capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert a["checksum"] == pytest.approx(_last_json(r.stdout)["checksum"], rel=1e-4)

@@ -117,7 +117,14 @@ class Pretrainer(keras.Model):
         t["mlm_accuracy"].update_state(parts["mlm_correct"], sample_weight=parts["weights"])
         t[f"{self.pair_task}_loss"].update_state(parts["pair_loss"])
         t[f"{self.pair_task}_accuracy"].update_state(parts["pair_correct"])
-        return {name: m.result() for name, m in t.items()}
+        results = {name: m.result() for name, m in t.items()}
+        strategy = tf.distribute.get_strategy()
+        multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        if multi_worker and strategy.extended._in_multi_worker_mode():
+            # Keras reduces multi-worker logs with `strategy.reduce("MEAN", v, axis=0)`, which needs a batch
+            # axis (a scalar fails: "Invalid reduction dimension 0"); [1] per replica -> the global mean scalar.
+            results = {name: tf.reshape(v, [1]) for name, v in results.items()}
+        return results
 
     def train_step(self, data):
         x, y = data[0], data[1]
@@ -136,6 +143,20 @@ class Pretrainer(keras.Model):
         outputs = self(x, training=False)
         loss, parts = self.losses_and_metrics(y, outputs)
         return self._update(loss, parts)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (3.15) peeks at the first distributed batch and reduces it with `strategy.reduce("MEAN", batch)`;
+        # TF's `reduce` does not take nested values, and under MultiWorkerMirroredStrategy (num_workers > 1) it
+        # sends the whole `({"token_ids": PerReplica, ...}, {...})` batch to a collective all-reduce, which
+        # fails with "Attempt to convert a value ({'token_ids': PerReplica..." (keras-team/keras#20329).
+        # Building only needs shapes and dtypes: take the first local replica's tensors instead.
+        if iterator is not None and self._distribute_strategy is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v, next(it))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     @property
     def metrics(self):
