@@ -68,13 +68,7 @@ class Pretrainer(keras.Model):
         self.backbone = backbone
         self.mlm_weight = float(mlm_weight)
         self.pair_weight = float(pair_weight)
-        self.mlm_head = mlm_head(backbone)
-        if self.mlm_head.compute_dtype != "float32":
-            # Under mixed precision keras-hub's MaskedLMHead adds its float32 bias to float16 logits inside a
-            # model; keep the head in float32 (the tied embedding still computes in float16).
-            cfg = {**self.mlm_head.get_config(), "dtype": "float32"}
-            cfg.pop("token_embedding", None)
-            self.mlm_head = type(self.mlm_head)(token_embedding=backbone.token_embedding, **cfg)
+        self.mlm_head = mlm_head(backbone)  # computes in float32 under mixed precision
         self.pair_head = SentencePairHead(name=f"{self.pair_task}_head", dtype=backbone.dtype_policy)
         hidden = backbone.hidden_dim
         self.mlm_head.build((None, None, hidden), (None, None))
