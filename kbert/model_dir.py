@@ -24,6 +24,7 @@ import tempfile
 from dataclasses import dataclass
 
 from kbert import tokenizers
+from kbert.atomic import publish_dir
 from kbert.errors import KbertInputError
 
 MODEL_FILE = "model.keras"
@@ -82,13 +83,7 @@ def save_model_dir(path, model, tokenizer, task: str, seq_len: int, labels=None,
         }
         with open(os.path.join(tmp, META_FILE), "w") as f:
             json.dump(record, f, indent=2, default=str)
-        if os.path.exists(path):
-            old = path + ".old-" + os.path.basename(tmp)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        publish_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

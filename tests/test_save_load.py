@@ -65,3 +65,31 @@ def test_model_dir_errors(tmp_path):
     (tmp_path / "model.keras").write_bytes(b"PK\x03\x04 truncated zip")
     with pytest.raises(KbertInputError, match="could not be loaded"):
         load_model_dir(tmp_path)
+
+
+def test_publish_dir_puts_the_old_directory_back_when_the_swap_fails(tmp_path, monkeypatch):
+    import os
+
+    from kbert import atomic
+
+    target, tmp = tmp_path / "model", tmp_path / ".tmp-model"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    tmp.mkdir()
+    (tmp / "new.txt").write_text("new")
+    real = os.replace
+    calls = []
+
+    def flaky(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:  # the rename of the new copy into place
+            raise OSError("disk gone")
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", flaky)
+    with pytest.raises(OSError, match="disk gone"):
+        atomic.publish_dir(str(tmp), str(target))
+    assert (target / "old.txt").read_text() == "old"
+    monkeypatch.undo()
+    atomic.publish_dir(str(tmp), str(target))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"] and (target / "new.txt").exists()

@@ -43,6 +43,7 @@ import re
 import shutil
 import tempfile
 
+from kbert.atomic import publish_dir
 from kbert.errors import KbertInputError
 
 SERVING_TASKS = ("classify", "ner", "qa", "embed")
@@ -86,7 +87,6 @@ def export_serving(model_dir, out: str, version: int | None = None, overwrite: b
 
     archive = build_archive(md, max_answer_tokens=max_answer_tokens)
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out)  # not numeric: TF Serving ignores it
-    old = os.path.join(out, f".old-{version}-" + os.path.basename(tmp))
     try:
         archive.write_out(tmp, verbose=False)
         if warmup:
@@ -95,16 +95,9 @@ def export_serving(model_dir, out: str, version: int | None = None, overwrite: b
             requests = warmup_lib.requests_for(md.task, os.path.basename(os.path.abspath(out)),
                                                pair=bool(md.meta.get("pair")), texts=warmup_texts)
             warmup_lib.write(tmp, requests)
-        if os.path.exists(target):  # two renames: the old version is absent for an instant, never half-written
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        publish_dir(tmp, target)  # an existing version is swapped out, and back if that fails
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if os.path.exists(old) and not os.path.exists(target):
-            os.replace(old, target)  # put the previous version back
         raise
     return target
 
