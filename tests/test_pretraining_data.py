@@ -1,7 +1,6 @@
-import itertools
-
 import numpy as np
 import pytest
+from conftest import write_austen_excerpt
 import tensorflow as tf
 
 from kbert import tokenizer_training
@@ -13,12 +12,7 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range
 
 @pytest.fixture(scope="module")
 def docs_dir(tmp_path_factory):
-    from kbert.data import corpus
-
-    d = tmp_path_factory.mktemp("docs")
-    docs = list(itertools.islice(corpus.bundled_documents(), 6))
-    (d / "austen.txt").write_text("\n\n".join(docs))
-    return str(d)
+    return write_austen_excerpt(tmp_path_factory, "docs", 6)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from conftest import write_austen_excerpt
 
 from kbert import tokenizer_training, tokenizers
 from kbert.cli import main
@@ -19,14 +20,7 @@ def _text(out):
 
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory):
-    import itertools
-
-    from kbert.data import corpus
-
-    d = tmp_path_factory.mktemp("corpus")
-    docs = list(itertools.islice(corpus.bundled_documents(), 4))
-    (d / "austen.txt").write_text("\n\n".join(docs))
-    return str(d)
+    return write_austen_excerpt(tmp_path_factory, "corpus", 4)
 
 
 def test_wordpiece_trains_saves_and_loads(small_corpus, tmp_path):
