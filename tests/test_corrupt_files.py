@@ -108,36 +108,44 @@ def test_intact_copy_still_loads(model_dir, tmp_path):
 # ---- .tflite through tf.lite.Interpreter, in a subprocess ---------------------------------------
 
 INTERPRETER = """
+import os
 import sys
 import numpy as np
 import tensorflow as tf
-try:
-    interpreter = tf.lite.Interpreter(model_path=sys.argv[1])
-    interpreter.allocate_tensors()
-    for d in interpreter.get_input_details():
-        interpreter.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
-    interpreter.invoke()
-    out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    print("LOADED", bool(np.isfinite(out).all()))
-except Exception as e:
-    print("ERROR", type(e).__name__, str(e)[:200].replace(chr(10), " "))
+
+def load(path):
+    try:
+        interpreter = tf.lite.Interpreter(model_path=path)
+        interpreter.allocate_tensors()
+        for d in interpreter.get_input_details():
+            interpreter.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        interpreter.invoke()
+        out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        return "LOADED " + str(bool(np.isfinite(out).all()))
+    except Exception as e:
+        return "ERROR " + type(e).__name__ + " " + str(e)[:200].replace(chr(10), " ")
+
+# TensorFlow is imported once; each file is loaded in a forked child so that a crash (SIGSEGV) in one
+# is reported as that file's exit status instead of killing the others.
+for path in sys.argv[1:]:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        line = load(path)
+        os.write(w, line.encode())
+        os._exit(0)
+    os.close(w)
+    line = b""
+    while chunk := os.read(r, 4096):
+        line += chunk
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    print(f"{os.path.basename(path)}\t{code}\t{line.decode() or '(no output)'}", flush=True)
 """
 
-
-@pytest.fixture(scope="module")
-def tflite_bytes():
-    import keras
-    import tensorflow as tf
-
-    inputs = keras.Input((8,), batch_size=1, dtype="float32")
-    model = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Dense(16, activation="gelu")(inputs)))
-    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
-
-
-def run_interpreter(path):
-    r = subprocess.run([sys.executable, "-c", INTERPRETER, str(path)], capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    return r.returncode, r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-500:]
+KINDS = ["empty", "truncated_16", "truncated_half", "truncated_last_byte", "zeroed_header", "not_flatbuffer", "random"]
 
 
 def damage(content: bytes, kind: str) -> bytes:
@@ -153,22 +161,44 @@ def damage(content: bytes, kind: str) -> bytes:
     }[kind]
 
 
-def test_intact_tflite_runs(tflite_bytes, tmp_path):
-    (tmp_path / "intact.tflite").write_bytes(tflite_bytes)
-    code, line = run_interpreter(tmp_path / "intact.tflite")
+@pytest.fixture(scope="module")
+def interpreter_results(tmp_path_factory):
+    """{name: (exit code, last line)} for the intact file and every damaged copy, from one subprocess."""
+    import keras
+    import tensorflow as tf
+
+    inputs = keras.Input((8,), batch_size=1, dtype="float32")
+    model = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Dense(16, activation="gelu")(inputs)))
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    d = tmp_path_factory.mktemp("tflite")
+    paths = [d / "intact.tflite"]
+    paths[0].write_bytes(content)
+    for kind in KINDS:
+        paths.append(d / f"{kind}.tflite")
+        paths[-1].write_bytes(damage(content, kind))
+    r = subprocess.run([sys.executable, "-c", INTERPRETER, *map(str, paths)], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    results = {}
+    for row in r.stdout.splitlines():
+        name, code, line = row.split("\t", 2)
+        results[name[: -len(".tflite")]] = (int(code), line)
+    assert len(results) == len(paths), r.stdout + r.stderr[-2000:]
+    return results
+
+
+def test_intact_tflite_runs(interpreter_results):
+    code, line = interpreter_results["intact"]
     assert code == 0 and line == "LOADED True", line
 
 
 @pytest.mark.parametrize("kind", [
-    "empty", "truncated_16", "truncated_half", "truncated_last_byte", "zeroed_header",
-    pytest.param("not_flatbuffer", marks=pytest.mark.xfail(
+    pytest.param(k, marks=pytest.mark.xfail(
         strict=True, reason="tf.lite.Interpreter (TF 2.21) segfaults (SIGSEGV) on a 256-byte buffer of 'TFL3' "
-        "repeated: its flatbuffer check does not catch it; loaders of untrusted .tflite files need a subprocess")),
-    "random"])
-def test_damaged_tflite_raises_python_error(tflite_bytes, tmp_path, kind):
-    path = tmp_path / f"{kind}.tflite"
-    path.write_bytes(damage(tflite_bytes, kind))
-    code, line = run_interpreter(path)
+        "repeated: its flatbuffer check does not catch it; loaders of untrusted .tflite files need a subprocess"))
+    if k == "not_flatbuffer" else k for k in KINDS])
+def test_damaged_tflite_raises_python_error(interpreter_results, kind):
+    code, line = interpreter_results[kind]
     assert code == 0, f"{kind}: the interpreter process died with {code} (signal {-code}): {line}"
     if kind != "truncated_last_byte" and kind != "zeroed_header":  # structure damaged: must be an error
         assert line.startswith("ERROR"), line

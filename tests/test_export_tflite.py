@@ -175,6 +175,22 @@ def test_albert_shared_weights_stored_once():
     assert len(content) > 0.8 * param_bytes
 
 
+def test_no_folded_attention_mask_constant():
+    """With dropout 0 Keras' attention ANDs the mask with ones_like(scores), which the converter folds
+    into an all-true [1, heads, seq, seq] constant; `convert` traces the explicit masked softmax instead."""
+    import keras
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    enc = kbert.models.backbone("bert_tiny", dropout=0.0)
+    content = tflite.convert(enc, "float32", "encoder", SEQ)
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(content), 0))
+    constants = [list(t.shape) for t in m.subgraphs[0].tensors
+                 if m.buffers[t.buffer].data is not None and len(m.buffers[t.buffer].data)]
+    assert constants and not [s for s in constants if len(s) == 4 and s[-2:] == [SEQ, SEQ]], constants
+    attention = [la for la in enc._flatten_layers() if isinstance(la, keras.layers.MultiHeadAttention)]
+    assert attention and all(la._dropout == 0.0 for la in attention)  # the model itself is left as it was
+
+
 def test_bad_input_errors(classifier):
     with pytest.raises(KbertInputError, match="unknown mode"):
         tflite.convert(classifier, "int4")

@@ -61,20 +61,19 @@ def convert(model, tokenizer, task: str | None = None, seq_len: int = 128, multi
     """Flatbuffer bytes of the string-in variant (float32 or dynamic-int8)."""
     import tensorflow as tf
 
-    from kbert.export.tflite import infer_task
+    from kbert.export.tflite import explicit_attention, infer_task, quiet_convert
 
     if mode not in ("float32", "dynamic-int8"):
         raise KbertInputError(f"the string-in variant supports modes float32 and dynamic-int8, not {mode!r}")
-    wrapper = string_in_model(model, tokenizer, task or infer_task(model), seq_len, multi_label)
-    conv = tf.lite.TFLiteConverter.from_keras_model(wrapper)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    conv.allow_custom_ops = True  # the tf-text tokenizer ops
-    if mode == "dynamic-int8":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv._experimental_disable_per_channel_quantization_for_dense_layers = True
-    from kbert.export.tflite import quiet_convert
-
-    return quiet_convert(conv)
+    with explicit_attention(model):  # no folded [1, heads, seq, seq] mask constant (see kbert.export.tflite)
+        wrapper = string_in_model(model, tokenizer, task or infer_task(model), seq_len, multi_label)
+        conv = tf.lite.TFLiteConverter.from_keras_model(wrapper)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        conv.allow_custom_ops = True  # the tf-text tokenizer ops
+        if mode == "dynamic-int8":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv._experimental_disable_per_channel_quantization_for_dense_layers = True
+        return quiet_convert(conv)
 
 
 def run(content: bytes, texts, num_threads: int = 2) -> list[dict]:

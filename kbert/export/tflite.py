@@ -22,6 +22,12 @@ What a phone runtime needs, and what a naive conversion gets wrong (measured, se
   float fallback only for ops without an int8 kernel); `mixed` (full integer except the ops that
   lose accuracy in int8 - softmax, layer norm pieces, GELU, embeddings - which stay float, chosen
   with the converter's quantization debugger denylist).
+* **Masked softmax, not `dot_product_attention`.** With dropout 0 (inference), Keras' attention calls
+  `ops.dot_product_attention`, whose TF kernel ANDs the mask with `ones_like(scores)`: at a fixed
+  shape the converter folds that into an all-true [1, heads, seq, seq] constant (196 KB at seq 128,
+  1.8 MB at 384) and broadcasts the mask to full size at run time. `convert` traces the attention
+  layers through their explicit masked-softmax path instead (`explicit_attention`): same numbers,
+  no constant, so an ALBERT file stays below its parameter bytes.
 * **Built-in ops only** unless `allow_custom_ops=True` (needed by the string-in variant's tf-text
   tokenizer ops, see `kbert.export.string_in`).
 
@@ -32,6 +38,7 @@ target folder, renamed into place once complete.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -139,6 +146,27 @@ def representative_inputs(tokenizer, texts, seq_len: int, family: str = "bert", 
     return [{"ids": ids[i:i + 1], "mask": mask[i:i + 1], "segment_ids": seg[i:i + 1]} for i in range(len(ids))]
 
 
+@contextlib.contextmanager
+def explicit_attention(model):
+    """Trace `model`'s Keras `MultiHeadAttention` layers through the explicit masked-softmax path.
+
+    Keras (3.15) picks `ops.dot_product_attention` whenever the layer's dropout is 0; a tiny positive
+    dropout rate selects the explicit einsum + masked `Softmax` path, and at inference (training=False)
+    dropout is the identity, so the numbers do not change. Restored on exit.
+    """
+    keras = _keras()
+    changed = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        if isinstance(layer, keras.layers.MultiHeadAttention) and not layer._dropout:
+            changed.append(layer)
+            layer._dropout = 1e-9
+    try:
+        yield model
+    finally:
+        for layer in changed:
+            layer._dropout = 0.0
+
+
 def _converter(wrapper, mode: str, representative=None, allow_custom_ops: bool = False, per_channel: bool = False):
     import tensorflow as tf
 
@@ -181,6 +209,13 @@ def convert(model, mode: str = "float32", task: str | None = None, seq_len: int 
         raise KbertInputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     task = task or infer_task(model)
     seq_len = int(seq_len or default_seq_len(task))
+    with explicit_attention(model):
+        return _convert(model, mode, task, seq_len, representative, multi_label, allow_custom_ops, mixed_float_ops,
+                        per_channel)
+
+
+def _convert(model, mode, task, seq_len, representative, multi_label, allow_custom_ops, mixed_float_ops,
+             per_channel) -> bytes:
     wrapper = mobile_model(model, task, seq_len, multi_label=multi_label)
     conv = _converter(wrapper, mode, representative, allow_custom_ops, per_channel)
     if mode != "mixed":
