@@ -119,6 +119,18 @@ def test_gate_refuses_and_force_writes(classifier, tokenizer, texts, tmp_path):
     assert os.path.exists(out) and res.card["gate"] == {"threshold_points": -0.5, "passed": False, "forced": True}
 
 
+def test_gate_refuses_label_flips_that_cancel_in_accuracy(classifier, tokenizer, texts, tmp_path):
+    # With held-out labels the accuracy drop can be 0 while labels flip both ways; the agreement floor
+    # catches that. float16 agrees on every input, so a floor above 100% must refuse it, naming the agreement.
+    out = tmp_path / "clf.tflite"
+    with pytest.raises(accuracy_gate.AccuracyGateError, match=r"top label on only 100\.0% of 8 held-out"):
+        tflite.export(classifier, str(out), mode="float16", seq_len=SEQ, tokenizer=tokenizer, labels=LABELS,
+                      heldout=texts[0][:8], heldout_labels=texts[1][:8], min_agreement=1.01, latency_runs=0)
+    res = tflite.export(classifier, str(out), mode="float16", seq_len=SEQ, tokenizer=tokenizer, labels=LABELS,
+                        heldout=texts[0][:8], heldout_labels=texts[1][:8], latency_runs=0)
+    assert res.passed and res.card["accuracy_vs_float"]["agreement"] == 1.0
+
+
 def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     target = tmp_path / "model.tflite"
     target.write_bytes(b"old complete file")

@@ -152,6 +152,10 @@ def refusal_message(out, mode, report, threshold) -> str:
     extra = ""
     if "keras_accuracy" in report:
         extra = f", accuracy Keras {report['keras_accuracy']:.4f} vs TFLite {report['tflite_accuracy']:.4f}"
+    if report.get("agreement", 1.0) < report.get("min_agreement", 0.0):
+        return (f"refusing to write {out}: mode {mode!r} gives the Keras model's top label on only "
+                f"{100 * report['agreement']:.1f}% of {report['examples']} held-out examples (minimum "
+                f"{100 * report['min_agreement']:.0f}%; {numbers}{extra}); pick another mode or pass --force")
     return (f"refusing to write {out}: mode {mode!r} loses {report['metric_drop_points']:.2f} points of "
             f"{report.get('metric', 'accuracy')} against the Keras model on {report['examples']} held-out "
             f"examples (threshold {threshold:g}; {numbers}{extra}); pick another mode or pass --force")
