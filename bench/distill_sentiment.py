@@ -46,7 +46,7 @@ def main(argv=None):
     ap.add_argument("--layers", type=int, default=3)
     args = ap.parse_args(argv)
     if args.quick:
-        args.train, args.test, args.epochs, args.student_epochs, args.ablation_train = 256, 128, 1, 1, 64
+        args.train, args.test, args.epochs, args.student_epochs, args.ablation_train = 160, 96, 1, 1, 32
 
     import keras
 

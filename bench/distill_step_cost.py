@@ -34,7 +34,7 @@ def main(argv=None):
     from kbert.training.student_init import student_like
 
     keras.utils.set_random_seed(0)
-    repeats, rounds = (3, 2) if args.quick else (10, 5)
+    repeats, rounds = (2, 2) if args.quick else (10, 5)
     cfg = dict(vocabulary_size=30522, hidden_dim=384, num_heads=12, intermediate_dim=1536, max_sequence_length=128)
     figures = {}
     for setting in ("task", "mlm"):

@@ -201,10 +201,11 @@ def main(argv=None):
     batches = [int(b) for b in args.batches.split(",")]
     if args.quick:
         configs = args.configs.split(",") if args.configs else ["default"]
-        variants = args.variants.split(",") if args.variants else ["predict", "tf_function", "xla"]
+        # quick: the recommended path (XLA) against torch; the full run adds predict / tf.function / bf16
+        variants = args.variants.split(",") if args.variants else ["xla"]
         # batch 32 is the expensive part: quick mode times only the recommended path against torch
         large = args.large_variants.split(",") if args.large_variants else ["xla"]
-        repeats, repeats_b1 = args.repeats or 2, args.repeats_b1 or 5
+        repeats, repeats_b1 = args.repeats or 2, args.repeats_b1 or 4
     else:
         configs = args.configs.split(",") if args.configs else list(CONFIGS)
         variants = args.variants.split(",") if args.variants else ["predict", "tf_function", "xla", "xla_bf16"]

@@ -83,8 +83,8 @@ def main(argv=None):
     from pipelines import finetune
     from pipelines.finetune import DEFAULTS
 
-    n_train = 300 if args.quick else 1200
-    train, val = make_examples(n_train, 0, unanswerable=0.1), make_examples(100 if args.quick else 200, 1, unanswerable=0.1)
+    n_train = 200 if args.quick else 1200
+    train, val = make_examples(n_train, 0, unanswerable=0.1), make_examples(60 if args.quick else 200, 1, unanswerable=0.1)
     config = {**DEFAULTS, "task": "qa", "model": "minilm", "data": "tfds:squad", "seq_len": 96, "doc_stride": 32,
               "max_query_len": 24, "batch_size": 16, "epochs": 2 if args.quick else 3, "learning_rate": 3e-4 if args.quick else 1e-4,
               "patience": 1}

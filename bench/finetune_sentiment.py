@@ -37,8 +37,8 @@ def main(argv=None):
     from pipelines.finetune import DEFAULTS
 
     config = {**DEFAULTS, "task": "classify", "model": "minilm", "data": "tweets", "pooling": "mean",
-              "limit": 800 if args.quick else 6000, "eval_limit": 300 if args.quick else 2000,
-              "seq_len": 48 if args.quick else 64, "batch_size": 32, "epochs": 2 if args.quick else 3,
+              "limit": 500 if args.quick else 6000, "eval_limit": 200 if args.quick else 2000,
+              "seq_len": 40 if args.quick else 64, "batch_size": 32, "epochs": 2 if args.quick else 3,
               "learning_rate": 1.5e-4 if args.quick else 1e-4,
               "patience": 1}
     train, _, test = finetune.splits(config)

@@ -24,7 +24,7 @@ def main(argv=None):
     from kbert.training.pretrainer import pretrainer_for
 
     seq_len, batch = 128, 32
-    n_batches = 30 if args.quick else 100
+    n_batches = 20 if args.quick else 100
     figures = {}
     for preset, kind, obj in (("bert_tiny", "wordpiece", "nsp"), ("albert_tiny", "sentencepiece", "sop")):
         tok = tokenizer_training.train(kind, "bundled", 8000, max_documents=60)

@@ -133,7 +133,7 @@ def main(argv=None):
             figures[kind]["jit_speedup"] = round(figures[kind]["jit_steps_per_s"] / figures[kind]["no_jit_steps_per_s"], 3)
         print(kind, figures.get(kind), flush=True)
         del models
-    figures["pipeline"] = {"examples_per_s": round(pipeline_examples_per_s(32, args.seq, 2000 if args.quick else 10000), 1)}
+    figures["pipeline"] = {"examples_per_s": round(pipeline_examples_per_s(32, args.seq, 1000 if args.quick else 10000), 1)}
     if errors:
         figures["errors"] = errors
     figures["setup"] = {"preset": preset, "batch": args.batch, "seq_len": args.seq, "steps_per_fit": steps,
