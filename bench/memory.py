@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-QUICK_PRESETS = ("bert_base", "distilbert_base", "albert_base")
+QUICK_PRESETS = ("bert_base", "albert_base")
 
 
 def child(what: str, preset: str | None, batch: int, seq: int, steps: int) -> dict:

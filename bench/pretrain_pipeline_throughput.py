@@ -27,7 +27,7 @@ def main(argv=None):
     n_batches = 20 if args.quick else 100
     figures = {}
     for preset, kind, obj in (("bert_tiny", "wordpiece", "nsp"), ("albert_tiny", "sentencepiece", "sop")):
-        tok = tokenizer_training.train(kind, "bundled", 8000, max_documents=60)
+        tok = tokenizer_training.train(kind, "bundled", 8000, max_documents=20 if args.quick else 60)
         ds = pretraining_dataset("bundled", tok, seq_len=seq_len, batch_size=batch, objective=obj, seed=0,
                                  repeat=True)
         it = iter(ds)

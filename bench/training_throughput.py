@@ -99,7 +99,7 @@ def main(argv=None):
     from bench.common import write_result
 
     preset = args.preset or ("bert_mini" if args.quick else "bert_base")
-    steps, rounds = (5, 2) if args.quick else (10, 3)
+    steps, rounds = (4, 2) if args.quick else (10, 3)
     kinds = ["classifier", "pretrainer"]
     try:
         import kbert.training.pretrainer  # noqa: F401
