@@ -148,7 +148,7 @@ def test_preprocessor_eager_any_text(tokenizer, texts):
     _check_packed(pre(texts), tokenizer, len(texts))
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=10)  # each example builds a tf.data pipeline (~1.4 s)
 @given(a=batches, b=any_text)
 def test_preprocessor_pairs_in_tf_data(tokenizer, a, b):
     pre = preprocessor(tokenizer)
