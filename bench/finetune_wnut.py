@@ -57,7 +57,7 @@ def main(argv=None):
 
     q = args.quick
     config = {**DEFAULTS, "task": "ner", "model": "minilm", "data": "wnut16", "seq_len": 40 if q else 64,
-              "batch_size": 16, "limit": args.limit or (1000 if q else None), "epochs": args.epochs or (5 if q else 8),
+              "batch_size": 16, "limit": args.limit or (1000 if q else None), "epochs": args.epochs or (4 if q else 8),
               "learning_rate": args.learning_rate or (2e-4 if q else 1e-4), "patience": 2, "warmup": 0.1,
               "o_weight": args.o_weight}
     train, _, test = finetune.splits(config)
