@@ -168,6 +168,9 @@ def generate(results_dir: str = RESULTS, out: str | None = None) -> str:
                 png = chart(r, results_dir)
             except Exception as e:  # noqa: BLE001 - a chart must not cost the report
                 r = {**r, "notes": f"{r.get('notes', '')} (chart failed: {e})"}
+            own = f"{r['name']}.png"  # a chart the bench script drew itself (e.g. sop_vs_nsp's curves)
+            if png is None and os.path.exists(os.path.join(results_dir, own)):
+                png = own
         lines += section(r, png)
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
