@@ -9,7 +9,6 @@ Held out: *Persuasion* (the last 24 chapters), never seen by the tokenizer or th
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import tempfile
 import time

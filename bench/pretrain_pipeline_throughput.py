@@ -7,7 +7,6 @@ faster than the train step consumes them, so it never bottlenecks training. Both
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 
 

@@ -17,26 +17,13 @@ latency <= 0.55x BERT-base; BERT-base int8 latency vs torch (target <= 0.5x); mo
 from __future__ import annotations
 
 import argparse
-import os
 import time
-
-import numpy as np
 
 from bench.common import timeit, write_result
 
 SEQ = 128
 THREADS = 2
 ROUNDS = 15
-
-
-def interp_latency(content, feed, latest=False, repeats=10):
-    import tensorflow as tf
-
-    interp = tf.lite.Interpreter(model_content=content, num_threads=THREADS,
-                                 experimental_default_delegate_latest_features=latest)
-    interp.allocate_tensors()
-    runner = interp.get_signature_runner()
-    return timeit(lambda: runner(**feed), repeats=repeats, warmup=2)["median_ms"]
 
 
 def interp_call(content, feed, latest=False):
@@ -47,6 +34,10 @@ def interp_call(content, feed, latest=False):
     interp.allocate_tensors()
     runner = interp.get_signature_runner()
     return lambda: runner(**feed)
+
+
+def interp_latency(content, feed, latest=False, repeats=10):
+    return timeit(interp_call(content, feed, latest), repeats=repeats, warmup=2)["median_ms"]
 
 
 def torch_call():
@@ -111,10 +102,10 @@ def main(argv=None):
             "bert_base": ["float32", "dynamic-int8", "int8", "float16"],
             "distilbert_base": ["float32", "dynamic-int8", "int8"],
             "albert_base": ["float32", "dynamic-int8", "int8"]}
+    if args.quick:  # the modes the gate can ship; int8 / mixed need calibration and lose accuracy anyway
+        plan["minilm_l6"] = ["float32", "float16", "dynamic-int8"]
     side = {}  # (model, mode[, latest]) -> flatbuffer, for the interleaved claim latencies
     for name, model in models:
-        if args.quick:  # the modes the gate can ship; int8 / mixed need calibration and lose accuracy anyway
-            plan["minilm_l6"] = ["float32", "float16", "dynamic-int8"]
         modes = plan[name] if not args.base_only else ["float32", "dynamic-int8"][: 2 if name == "bert_base" else 1]
         row = {"params": int(model.count_params()), "param_bytes_fp32": int(4 * model.count_params())}
         wrapper = tflite.mobile_model(model, "classify", SEQ)

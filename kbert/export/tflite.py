@@ -222,33 +222,28 @@ def convert(model, mode: str = "float32", task: str | None = None, seq_len: int 
         raise KbertInputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     task = task or infer_task(model)
     seq_len = int(seq_len or default_seq_len(task))
-    with explicit_attention(model, mask_fill=INT8_MASK_FILL if mode in ("int8", "mixed") else None):
-        return _convert(model, mode, task, seq_len, representative, multi_label, allow_custom_ops, mixed_float_ops,
-                        per_channel)
-
-
-def _convert(model, mode, task, seq_len, representative, multi_label, allow_custom_ops, mixed_float_ops,
-             per_channel) -> bytes:
-    wrapper = mobile_model(model, task, seq_len, multi_label=multi_label)
-    conv = _converter(wrapper, mode, representative, allow_custom_ops, per_channel)
-    if mode != "mixed":
-        return quiet_convert(conv)
     import tensorflow as tf
 
-    order = [t.name.split(":")[0] for t in wrapper.inputs]
+    with explicit_attention(model, mask_fill=INT8_MASK_FILL if mode in ("int8", "mixed") else None):
+        wrapper = mobile_model(model, task, seq_len, multi_label=multi_label)
+        conv = _converter(wrapper, mode, representative, allow_custom_ops, per_channel)
+        if mode != "mixed":
+            return quiet_convert(conv)
+        order = [t.name.split(":")[0] for t in wrapper.inputs]
 
-    def dataset():
-        for feed in representative:
-            yield [feed[k] for k in order]
+        def dataset():
+            for feed in representative:
+                yield [feed[k] for k in order]
 
-    opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(mixed_float_ops), fully_quantize=False)
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=dataset, debug_options=opts)
-    return bytes(debugger.get_nondebug_quantized_model())
+        opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(mixed_float_ops),
+                                                             fully_quantize=False)
+        debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=dataset,
+                                                             debug_options=opts)
+        return bytes(debugger.get_nondebug_quantized_model())
 
 
 def quiet_convert(converter) -> bytes:
     """`converter.convert()` without the SavedModel signature listing Keras prints to stdout."""
-    import contextlib
     import io
 
     with contextlib.redirect_stdout(io.StringIO()):
