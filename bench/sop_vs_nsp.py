@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 
-SEQ_LEN, BATCH, HIDDEN, LR = 64, 64, 128, 2e-3
+SEQ_LEN, BATCH, HIDDEN, LR, DROPOUT = 64, 64, 128, 2e-3, 0.1
 EVAL_BATCHES, EVAL_BATCH = 16, 32
 
 NOTES = (
@@ -57,7 +57,7 @@ def train_one(trained_on, steps, train, test, tok, epochs=10):
     fresh = lambda: tokenizers.sentencepiece(tok.proto)  # noqa: E731  one TF resource per pipeline
     keras.utils.set_random_seed(0)
     backbone = models.backbone("albert_tiny", vocabulary_size=tok.vocabulary_size(), num_layers=2,
-                               hidden_dim=HIDDEN, num_heads=2, intermediate_dim=4 * HIDDEN)
+                               hidden_dim=HIDDEN, num_heads=2, intermediate_dim=4 * HIDDEN, dropout=DROPOUT)
     model = pretrainer_for(backbone, objective=trained_on)
     schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, warmup_target=LR, warmup_steps=max(steps // 20, 1),
                                                       alpha=0.1)
@@ -116,15 +116,15 @@ def plot(figures, path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--steps", type=int, default=None, help="training steps per model (default 6000; quick 60)")
+    p.add_argument("--steps", type=int, default=None, help="training steps per model (default 12000; quick 60)")
     args = p.parse_args(argv)
 
     from bench.common import RESULTS, write_result
     from bench.pretrain_convergence import split_corpus
     from kbert import tokenizer_training
 
-    steps = args.steps or (60 if args.quick else 6000)
-    figures = {"seq_len": SEQ_LEN, "batch": BATCH, "hidden": HIDDEN}
+    steps = args.steps or (60 if args.quick else 12000)
+    figures = {"seq_len": SEQ_LEN, "batch": BATCH, "hidden": HIDDEN, "dropout": DROPOUT}
     with tempfile.TemporaryDirectory() as tmp:
         train, test = split_corpus(tmp)
         tok = tokenizer_training.train_sentencepiece(train, 4000, max_documents=120)

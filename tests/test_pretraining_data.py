@@ -151,6 +151,41 @@ def test_sop_swap_really_swaps(docs_dir, wordpiece):
     assert all((seg[r] == 1).any() and (seg[r] == 0).sum() > 2 for r in range(32))
 
 
+def test_keep_junction_truncates_round_robin_around_the_junction():
+    a = tf.ragged.constant([[1, 2, 3, 4, 5, 6], [1, 2], [1, 2, 3, 4, 5, 6, 7, 8]])
+    b = tf.ragged.constant([[11, 12, 13, 14, 15, 16], [11, 12, 13, 14, 15, 16, 17, 18], [11]])
+    first, second = P.keep_junction(a, b, 6)
+    assert first.to_list() == [[4, 5, 6], [1, 2], [4, 5, 6, 7, 8]]
+    assert second.to_list() == [[11, 12, 13], [11, 12, 13, 14], [11]]
+
+
+@pytest.mark.parametrize("objective", ["sop", "nsp"])
+def test_over_long_pairs_keep_the_junction(objective):
+    """Every sentence is longer than the whole sequence: the first segment must still end with its sentence's
+    last token and the second start with its sentence's first one (SOP/NSP are decided at the junction)."""
+    import kbert
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "start", "mid", "end", "."]
+    tok = kbert.tokenizers.wordpiece(vocab)
+    sentence = "Start " + "mid " * 18 + "end."  # capital: a sentence start for the splitter
+    docs = tf.data.Dataset.from_tensor_slices([" ".join([sentence] * 6) for _ in range(4)])
+    ds = P.pretraining_dataset(docs, tok, seq_len=16, batch_size=8, objective=objective, seed=0,
+                               shuffle_buffer=0, mask_rate=1e-9, max_predictions=1)
+    t = []
+    for x, y in ds:  # undo the (at least one per row) masked token
+        ids = x["token_ids"].numpy()
+        w = y["mlm_weights"].numpy() > 0
+        np.put_along_axis(ids, x["mask_positions"].numpy(), np.where(w, y["mlm_ids"].numpy(), np.take_along_axis(
+            ids, x["mask_positions"].numpy(), 1)), 1)
+        t.append(ids)
+    t = np.concatenate(t)
+    sep = np.argmax(t == tok.sep_token_id, axis=1)
+    assert len(t) >= 8 and (sep > 2).all() and (t[:, -1] == tok.sep_token_id).all()  # truncated, no padding
+    rows = np.arange(len(t))
+    assert (t[rows, sep - 1] == vocab.index(".")).all() and (t[rows, sep - 2] == vocab.index("end")).all()
+    assert (t[rows, sep + 1] == vocab.index("start")).all()
+
+
 def test_streams_from_an_endless_generator(wordpiece):
     def endless():
         i = 0

@@ -249,7 +249,7 @@ def _doc_pairs(sentences, seed, target):
 
     lengths = sentences.row_lengths()
     # Chunk over units of two consecutive sentences, so that every chunk has >= 2 sentences to split
-    # even when single sentences are longer than the target (the packer truncates over-long pairs).
+    # even when single sentences are longer than the target (`keep_junction` truncates over-long pairs).
     n_sent = tf.cast(sentences.nrows(), tf.int32)
     unit = tf.range(n_sent) // 2
     unit_offsets = tf.cumsum(tf.math.unsorted_segment_sum(lengths, unit, (n_sent + 1) // 2), exclusive=True)
@@ -274,6 +274,26 @@ def _doc_pairs(sentences, seed, target):
     return tf.ragged.boolean_mask(a, keep), tf.ragged.boolean_mask(b, keep)
 
 
+def keep_junction(first, second, budget):
+    """Truncate a batch of segment pairs (ragged [B, None] each) to at most `budget` tokens per pair, keeping
+    the tokens next to the junction: the *end* of `first` and the *start* of `second`.
+
+    Lengths are shared round-robin (a short segment is kept whole, two long ones get half each). The rule
+    depends only on the displayed order, never on the label, so it leaks nothing; it keeps what NSP and SOP are
+    about (does this continue that?), which end-truncation (keras-hub's packer) cuts off whenever a pair is
+    too long (most pairs: chunks overshoot their target by part of a sentence)."""
+    import tensorflow as tf
+
+    l1, l2 = first.row_lengths(), second.row_lengths()
+    budget = tf.constant(budget, l1.dtype)
+    keep1 = tf.minimum(l1, tf.maximum(budget // 2, budget - l2))
+    keep2 = tf.minimum(l2, budget - keep1)
+    pos1, pos2 = tf.ragged.range(l1), tf.ragged.range(l2)
+    first = tf.ragged.boolean_mask(first, pos1 >= tf.expand_dims(l1 - keep1, 1))
+    second = tf.ragged.boolean_mask(second, pos2 < tf.expand_dims(keep2, 1))
+    return first, second
+
+
 def pretraining_dataset(documents, tokenizer, seq_len: int = 128, batch_size: int = 32, objective: str = "nsp",
                         max_predictions: int | None = None, mask_rate: float = 0.15, whole_word: bool = True,
                         max_ngram: int | None = None, seed: int = 0, shuffle_buffer: int = 2048,
@@ -287,7 +307,8 @@ def pretraining_dataset(documents, tokenizer, seq_len: int = 128, batch_size: in
         tokenizer: a keras-hub BERT / DistilBERT / ALBERT tokenizer.
         seq_len: packed length `[CLS] A [SEP] B [SEP]` (>= 8). Sentences are grouped into chunks of
             about `seq_len - 3` tokens; each chunk is cut at a random sentence boundary into A and B;
-            over-long pairs are truncated round-robin.
+            over-long pairs are truncated round-robin around the junction (`keep_junction`: the end of the
+            first segment and the start of the second survive).
         objective: "nsp" (B is the real continuation or, for half the pairs, the B of a pair from another
             document in the shuffle buffer) or "sop" (A, B in order, or swapped for half the pairs).
         max_predictions: P masked positions per example; default `round(seq_len * mask_rate) + 1`.
@@ -391,7 +412,7 @@ def pretraining_dataset(documents, tokenizer, seq_len: int = 128, batch_size: in
 
     def finish(batch, rnd):
         a, b, label = batch
-        token_ids, segment_ids = packer((a, b))
+        token_ids, segment_ids = packer(keep_junction(a, b, target))
         token_ids = tf.ensure_shape(tf.cast(token_ids, tf.int32), [batch_size, seq_len])
         padding_mask = tf.cast(token_ids != ids["pad"], tf.int32)
         m = masker(token_ids, rnd, padding_mask=padding_mask)
