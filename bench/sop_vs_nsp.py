@@ -50,11 +50,10 @@ def train_one(trained_on, steps, train, test, tok, epochs=10):
     import keras
     import numpy as np
 
-    from kbert import models, tokenizers
+    from kbert import models
     from kbert.data.pretraining import pretraining_dataset
     from kbert.training.pretrainer import pretrainer_for
 
-    fresh = lambda: tokenizers.sentencepiece(tok.proto)  # noqa: E731  one TF resource per pipeline
     keras.utils.set_random_seed(0)
     backbone = models.backbone("albert_tiny", vocabulary_size=tok.vocabulary_size(), num_layers=2,
                                hidden_dim=HIDDEN, num_heads=2, intermediate_dim=4 * HIDDEN, dropout=DROPOUT)
@@ -63,11 +62,9 @@ def train_one(trained_on, steps, train, test, tok, epochs=10):
                                                       alpha=0.1)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, global_clipnorm=1.0),
                   jit_compile=True)
-    # built after the model: a SentencePiece pipeline built first fails with "SentencepieceOp resource does
-    # not exist" (see the pretraining notes)
-    data = pretraining_dataset(train, fresh(), seq_len=SEQ_LEN, batch_size=BATCH, objective=trained_on, seed=0,
+    data = pretraining_dataset(train, tok, seq_len=SEQ_LEN, batch_size=BATCH, objective=trained_on, seed=0,
                                repeat=True, cache=True)  # tokenize once; masks/pairs still re-drawn
-    evals = {obj: held_out(test, fresh(), obj) for obj in ("sop", "nsp")}
+    evals = {obj: held_out(test, tok, obj) for obj in ("sop", "nsp")}
     curve = {"step": [], "heldout_sop_accuracy": [], "heldout_nsp_accuracy": [], "heldout_mlm_accuracy": [],
              f"train_{trained_on}_accuracy": [], "train_mlm_loss": []}
 

@@ -21,6 +21,9 @@ import keras
 import keras_hub
 
 from kbert.errors import KbertInputError
+from kbert.sentencepiece_resource import make_durable
+
+make_durable()  # SentencePiece pipelines survive keras.utils.set_random_seed (tensorflow/text#570)
 
 WORDPIECE_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_FILE = "vocab.txt"

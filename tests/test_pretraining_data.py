@@ -186,6 +186,32 @@ def test_over_long_pairs_keep_the_junction(objective):
     assert (t[rows, sep + 1] == vocab.index("start")).all()
 
 
+def test_sentencepiece_pipeline_survives_seeding_after_it_is_built(docs_dir, sentencepiece):
+    """tensorflow/text#570: `keras.utils.set_random_seed` clears TF's kernel cache, which used to delete the
+    SentencePiece model under every pipeline built before it ("SentencepieceOp resource does not exist")."""
+    import keras
+
+    from kbert.sentencepiece_resource import make_durable
+
+    assert make_durable()  # applied on import of kbert.tokenizers; idempotent
+    ds = P.pretraining_dataset(docs_dir, sentencepiece, seq_len=32, batch_size=4, objective="sop", seed=0)
+    before = next(iter(ds))[0]["token_ids"].numpy()
+    keras.utils.set_random_seed(1)
+    after = next(iter(ds))[0]["token_ids"].numpy()  # a second pass: new masks and pairs, same tokenizer
+    assert after.shape == before.shape and after.max() < sentencepiece.vocabulary_size()
+    def first_batch():  # the stream depends on kbert's seed and TF's global seed (both fixed here)
+        keras.utils.set_random_seed(1)
+        ds = P.pretraining_dataset(docs_dir, sentencepiece, seq_len=32, batch_size=4, objective="sop", seed=0)
+        keras.utils.set_random_seed(1)  # clears the kernel cache again, after this pipeline was built
+        return next(iter(ds))[0]["token_ids"].numpy()
+
+    assert np.array_equal(first_batch(), first_batch())
+    # every model keeps its own resource: a second, different SentencePiece model tokenizes differently
+    other = tokenizer_training.train_sentencepiece(docs_dir, vocab_size=300)
+    text = ["It is a truth universally acknowledged."]
+    assert sentencepiece(text) != other(text) and sentencepiece(text) == sentencepiece(text)
+
+
 def test_streams_from_an_endless_generator(wordpiece):
     def endless():
         i = 0
