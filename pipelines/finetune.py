@@ -31,6 +31,8 @@ import json
 import os
 import time
 
+from pipelines.curves import plot_history
+
 DEFAULTS = dict(
     task="classify",
     model="minilm",
@@ -292,8 +294,6 @@ def compile_model(config, model, steps):
 
 def evaluate(config, model, x, y, extra, labels, task_data):
     """Task metrics on one split (accuracy/macro-F1, entity F1, or SQuAD EM/F1)."""
-    import numpy as np
-
     from kbert.tasks import metrics
 
     out = model.predict(x, batch_size=64, verbose=0)
@@ -328,34 +328,6 @@ def evaluate(config, model, x, y, extra, labels, task_data):
     return s | {"n": len(exs), "windows": int(len(extra["example_index"])),
                 "examples": [{"id": e.get("id"), "question": e["question"], "prediction": p["text"],
                               "gold": e["answers"]["text"]} for e, p in list(zip(exs, preds))[:20]]}
-
-
-def plot_curves(history_csv, png):
-    import csv
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(history_csv) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return None
-    epochs = [int(r["epoch"]) + 1 for r in rows]
-    keys = [k for k in rows[0] if k not in ("epoch", "learning_rate")]
-    losses = [k for k in keys if "loss" in k]
-    others = [k for k in keys if "loss" not in k]
-    fig, axes = plt.subplots(1, 2 if others else 1, figsize=(10 if others else 5, 4), squeeze=False)
-    for ax, group in zip(axes[0], [losses, others]):
-        for k in group:
-            ax.plot(epochs, [float(r[k]) for r in rows], marker="o", label=k)
-        ax.set_xlabel("epoch")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-    return png
 
 
 def plot_confusion(matrix, labels, png, title="confusion matrix (test)"):
@@ -444,7 +416,7 @@ def finetune(config, out, say=print, verbose=1) -> dict:
                    **meta)
     with open(os.path.join(out, "history.csv"), "w") as f:
         f.write(history)
-    plots = [plot_curves(os.path.join(out, "history.csv"), os.path.join(out, "training_curves.png"))]
+    plots = [plot_history(os.path.join(out, "history.csv"), os.path.join(out, "training_curves.png"))]
     if task == "classify" and "confusion_matrix" in result["test"]:
         plots.append(plot_confusion(result["test"]["confusion_matrix"], labels,
                                     os.path.join(out, "confusion_matrix.png")))

@@ -18,6 +18,8 @@ import json
 import math
 import os
 
+from pipelines.curves import plot_history
+
 DEFAULTS = dict(
     model="albert_tiny",       # a kbert preset (BERT or ALBERT family)
     overrides={},              # preset config overrides, e.g. {"num_layers": 2}
@@ -110,36 +112,6 @@ def build(config, out):
     return tokenizer, model, data
 
 
-def plot_history(csv_path, png_path):
-    """Loss and accuracy curves from the CSV history into a PNG."""
-    import csv
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(csv_path) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return None
-    steps = [float(r["step"]) for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    for key in [k for k in rows[0] if k.endswith("loss")]:
-        ax1.plot(steps, [float(r[key]) for r in rows], label=key)
-    for key in [k for k in rows[0] if k.endswith("accuracy")]:
-        ax2.plot(steps, [float(r[key]) for r in rows], label=key)
-    for ax, title in ((ax1, "loss"), (ax2, "accuracy")):
-        ax.set_xlabel("step")
-        ax.set_title(title)
-        ax.legend()
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=80)
-    plt.close(fig)
-    return png_path
-
-
 def train(config: dict, out: str, verbose: int = 1) -> dict:
     """Run (or resume) one pretraining run; returns a summary dict."""
     import csv
@@ -183,7 +155,7 @@ def train(config: dict, out: str, verbose: int = 1) -> dict:
         hist = model.fit(data.skip(start), steps_per_epoch=every, epochs=epochs, initial_epoch=start // every,
                          callbacks=callbacks, verbose=verbose)
     seconds = time.time() - t
-    png = plot_history(history_csv, os.path.join(out, "pretrain_curves.png")) if os.path.exists(history_csv) else None
+    png = plot_history(history_csv, os.path.join(out, "pretrain_curves.png"), x_key="step") if os.path.exists(history_csv) else None
     final = {k: float(v[-1]) for k, v in hist.history.items()} if hist else {}
     save_model_dir(os.path.join(out, "model"), model, tokenizer, task="pretrain", seq_len=int(config["seq_len"]),
                    preset=config["model"], objective=model.pair_task, steps=int(model.optimizer.iterations.numpy()),

@@ -1,0 +1,40 @@
+"""Training curves from a CSV history (Keras `CSVLogger` or the pretraining step log) into one PNG:
+losses on the left, every other metric (accuracy, F1, ...) on the right."""
+
+from __future__ import annotations
+
+
+def plot_history(csv_path, png_path, x_key="epoch", title=None):
+    """Plot every column of `csv_path` against `x_key` ("epoch": Keras' 0-based epochs, drawn from 1;
+    "step"). Returns `png_path`, or None when the history is empty."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return None
+    xs = [float(r[x_key]) + (1 if x_key == "epoch" else 0) for r in rows]
+    keys = [k for k in rows[0] if k not in (x_key, "epoch", "step", "learning_rate")]
+    groups = [("loss", [k for k in keys if "loss" in k]), ("metrics", [k for k in keys if "loss" not in k])]
+    groups = [g for g in groups if g[1]]
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    marker = "o" if len(rows) <= 50 else None
+    for ax, (name, group) in zip(axes[0], groups):
+        for k in group:
+            ax.plot(xs, [float(r[k]) if r[k] not in ("", "nan") else float("nan") for r in rows], marker=marker,
+                    label=k)
+        ax.set_xlabel(x_key)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=90)
+    plt.close(fig)
+    return png_path
