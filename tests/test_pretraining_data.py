@@ -139,16 +139,41 @@ def test_pipeline_sop_deterministic_and_dynamic_masking(docs_dir, sentencepiece)
     assert 0.25 < labels.mean() < 0.75
 
 
-def test_sop_swap_really_swaps(docs_dir, wordpiece):
-    """A swapped example is an in-order example with its segments exchanged (same seed, no masking noise)."""
-    ds = P.pretraining_dataset(docs_dir, wordpiece, seq_len=64, batch_size=32, objective="sop", seed=3,
+def _unmasked(x, y):
+    """Token ids with the masked positions put back (mask_rate ~0 still masks one token per row)."""
+    ids, pos = x["token_ids"].numpy().copy(), x["mask_positions"].numpy()
+    real = y["mlm_weights"].numpy() > 0
+    np.put_along_axis(ids, pos, np.where(real, y["mlm_ids"].numpy(), np.take_along_axis(ids, pos, 1)), 1)
+    return ids
+
+
+def test_sop_pairs_are_in_order_or_swapped_as_labelled(docs_dir, wordpiece):
+    """Label 0: the two segments are contiguous text of one document, in order. Label 1: they are not in that
+    order, and (when nothing was truncated) the second segment followed by the first is."""
+    from kbert.data.corpus import text_dataset
+    from kbert.data.sentences import split_sentences
+
+    def key(ids):
+        return " " + " ".join(map(str, ids)) + " "
+
+    streams = [key([t for s in wordpiece(split_sentences(d.numpy().decode())) for t in s])
+               for d in text_dataset(docs_dir)]
+    ds = P.pretraining_dataset(docs_dir, wordpiece, seq_len=128, batch_size=32, objective="sop", seed=3,
                                shuffle_buffer=0, mask_rate=1e-9, max_predictions=1)
-    x, y = next(iter(ds))
-    t, seg, lab = x["token_ids"].numpy(), x["segment_ids"].numpy(), y["pair_label"].numpy()
-    assert set(lab.tolist()) == {0, 1}
-    # Unshuffled pairs come in document order: an in-order example's B starts where its A's sentences end,
-    # so consecutive examples are distinct and each segment is non-empty.
-    assert all((seg[r] == 1).any() and (seg[r] == 0).sum() > 2 for r in range(32))
+    checked = {0: 0, 1: 0}
+    for x, y in ds.take(4):
+        ids, labels, pm = _unmasked(x, y), y["pair_label"].numpy(), x["padding_mask"].numpy()
+        for row, label, n in zip(ids, labels, pm.sum(1)):
+            sep = np.flatnonzero(row == wordpiece.sep_token_id)
+            first, second = list(row[1:sep[0]]), list(row[sep[0] + 1:n - 1])
+            assert first and second
+            in_order = any(key(first + second) in s for s in streams)
+            assert in_order == (label == 0), (label, first[:5], second[:5])
+            if label == 1 and n < 128:  # untruncated: swapping back restores the text
+                assert any(key(second + first) in s for s in streams)
+                checked[1] += 1
+            checked[0] += label == 0
+    assert checked[0] >= 20 and checked[1] >= 20, checked
 
 
 def test_keep_junction_truncates_round_robin_around_the_junction():
@@ -171,14 +196,7 @@ def test_over_long_pairs_keep_the_junction(objective):
     docs = tf.data.Dataset.from_tensor_slices([" ".join([sentence] * 6) for _ in range(4)])
     ds = P.pretraining_dataset(docs, tok, seq_len=16, batch_size=8, objective=objective, seed=0,
                                shuffle_buffer=0, mask_rate=1e-9, max_predictions=1)
-    t = []
-    for x, y in ds:  # undo the (at least one per row) masked token
-        ids = x["token_ids"].numpy()
-        w = y["mlm_weights"].numpy() > 0
-        np.put_along_axis(ids, x["mask_positions"].numpy(), np.where(w, y["mlm_ids"].numpy(), np.take_along_axis(
-            ids, x["mask_positions"].numpy(), 1)), 1)
-        t.append(ids)
-    t = np.concatenate(t)
+    t = np.concatenate([_unmasked(x, y) for x, y in ds])
     sep = np.argmax(t == tok.sep_token_id, axis=1)
     assert len(t) >= 8 and (sep > 2).all() and (t[:, -1] == tok.sep_token_id).all()  # truncated, no padding
     rows = np.arange(len(t))
