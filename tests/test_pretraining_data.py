@@ -147,9 +147,11 @@ def _unmasked(x, y):
     return ids
 
 
-def test_sop_pairs_are_in_order_or_swapped_as_labelled(docs_dir, wordpiece):
-    """Label 0: the two segments are contiguous text of one document, in order. Label 1: they are not in that
-    order, and (when nothing was truncated) the second segment followed by the first is."""
+@pytest.mark.parametrize("objective", ["sop", "nsp"])
+def test_pairs_are_what_their_label_says(docs_dir, wordpiece, objective):
+    """Label 0: the two segments are contiguous text of one document, in order. Label 1, SOP: they are not in
+    that order, and (when nothing was truncated) the second followed by the first is; NSP: the second segment
+    comes from another document than the first."""
     from kbert.data.corpus import text_dataset
     from kbert.data.sentences import split_sentences
 
@@ -158,8 +160,9 @@ def test_sop_pairs_are_in_order_or_swapped_as_labelled(docs_dir, wordpiece):
 
     streams = [key([t for s in wordpiece(split_sentences(d.numpy().decode())) for t in s])
                for d in text_dataset(docs_dir)]
-    ds = P.pretraining_dataset(docs_dir, wordpiece, seq_len=128, batch_size=32, objective="sop", seed=3,
-                               shuffle_buffer=0, mask_rate=1e-9, max_predictions=1)
+    assert len(streams) >= 4
+    ds = P.pretraining_dataset(docs_dir, wordpiece, seq_len=128, batch_size=32, objective=objective, seed=3,
+                               shuffle_buffer=0 if objective == "sop" else 64, mask_rate=1e-9, max_predictions=1)
     checked = {0: 0, 1: 0}
     for x, y in ds.take(4):
         ids, labels, pm = _unmasked(x, y), y["pair_label"].numpy(), x["padding_mask"].numpy()
@@ -169,7 +172,11 @@ def test_sop_pairs_are_in_order_or_swapped_as_labelled(docs_dir, wordpiece):
             assert first and second
             in_order = any(key(first + second) in s for s in streams)
             assert in_order == (label == 0), (label, first[:5], second[:5])
-            if label == 1 and n < 128:  # untruncated: swapping back restores the text
+            if label == 1 and objective == "nsp":
+                docs_of = [{i for i, s in enumerate(streams) if key(seg) in s} for seg in (first, second)]
+                assert docs_of[0] and docs_of[1] and not docs_of[0] & docs_of[1]
+                checked[1] += 1
+            elif label == 1 and n < 128:  # SOP, untruncated: swapping back restores the text
                 assert any(key(second + first) in s for s in streams)
                 checked[1] += 1
             checked[0] += label == 0
