@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 
-SEQ_LEN, BATCH, HIDDEN, LR, DROPOUT = 64, 64, 128, 2e-3, 0.1
+SEQ_LEN, BATCH, HIDDEN, LR, DROPOUT = 64, 64, 128, 2e-3, 0.0
 EVAL_BATCHES, EVAL_BATCH = 16, 32
 
 NOTES = (
@@ -113,14 +113,14 @@ def plot(figures, path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--steps", type=int, default=None, help="training steps per model (default 12000; quick 60)")
+    p.add_argument("--steps", type=int, default=None, help="training steps per model (default 6000; quick 60)")
     args = p.parse_args(argv)
 
     from bench.common import RESULTS, write_result
     from bench.pretrain_convergence import split_corpus
     from kbert import tokenizer_training
 
-    steps = args.steps or (60 if args.quick else 12000)
+    steps = args.steps or (60 if args.quick else 6000)
     figures = {"seq_len": SEQ_LEN, "batch": BATCH, "hidden": HIDDEN, "dropout": DROPOUT}
     with tempfile.TemporaryDirectory() as tmp:
         train, test = split_corpus(tmp)
