@@ -79,7 +79,6 @@ def convert(model, tokenizer, task: str | None = None, seq_len: int = 128, multi
 def run(content: bytes, texts, num_threads: int = 2) -> list[dict]:
     """Run the string-in flatbuffer on each text with tf-text's TFLite op registrar."""
     import numpy as np
-    import tensorflow as tf
     import tensorflow_text as tft
 
     from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
