@@ -152,6 +152,8 @@ def test_pairs_are_what_their_label_says(docs_dir, wordpiece, objective):
     """Label 0: the two segments are contiguous text of one document, in order. Label 1, SOP: they are not in
     that order, and (when nothing was truncated) the second followed by the first is; NSP: the second segment
     comes from another document than the first."""
+    import keras
+
     from kbert.data.corpus import text_dataset
     from kbert.data.sentences import split_sentences
 
@@ -161,10 +163,11 @@ def test_pairs_are_what_their_label_says(docs_dir, wordpiece, objective):
     streams = [key([t for s in wordpiece(split_sentences(d.numpy().decode())) for t in s])
                for d in text_dataset(docs_dir)]
     assert len(streams) >= 4
+    keras.utils.set_random_seed(0)  # the stream depends on TF's global seed too, which other tests change
     ds = P.pretraining_dataset(docs_dir, wordpiece, seq_len=128, batch_size=32, objective=objective, seed=3,
                                shuffle_buffer=0 if objective == "sop" else 64, mask_rate=1e-9, max_predictions=1)
     checked = {0: 0, 1: 0}
-    for x, y in ds.take(4):
+    for x, y in ds.take(8):
         ids, labels, pm = _unmasked(x, y), y["pair_label"].numpy(), x["padding_mask"].numpy()
         for row, label, n in zip(ids, labels, pm.sum(1)):
             sep = np.flatnonzero(row == wordpiece.sep_token_id)
