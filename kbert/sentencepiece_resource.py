@@ -15,11 +15,10 @@ SavedModels keep the unique name they were traced with, so two different models 
 from __future__ import annotations
 
 import itertools
-import os
 import uuid
 
 _counter = itertools.count()
-_PREFIX = f"kbert_spm_{uuid.uuid4().hex[:12]}_{os.getpid()}"
+_PREFIX = f"kbert_spm_{uuid.uuid4().hex}"  # unique per process; the counter per tokenizer
 
 
 def make_durable() -> bool:
@@ -32,8 +31,10 @@ def make_durable() -> bool:
         return False
     cls = getattr(spt, "_SentencepieceModelResource", None)
     gen = getattr(spt, "gen_sentencepiece_tokenizer", None)
-    if cls is None or gen is None or getattr(cls, "_kbert_durable", False):
-        return bool(cls is not None and getattr(cls, "_kbert_durable", False))
+    if cls is None or gen is None:
+        return False
+    if getattr(cls, "_kbert_durable", False):
+        return True
 
     def _create_resource(self):
         with ops.name_scope(self._name, "SentenceTokenizerInitializer", [self._model]):

@@ -4,7 +4,7 @@ losses on the left, every other metric (accuracy, F1, ...) on the right."""
 from __future__ import annotations
 
 
-def plot_history(csv_path, png_path, x_key="epoch", title=None):
+def plot_history(csv_path, png_path, x_key="epoch"):
     """Plot every column of `csv_path` against `x_key` ("epoch": Keras' 0-based epochs, drawn from 1;
     "step"). Returns `png_path`, or None when the history is empty."""
     import csv
@@ -32,8 +32,6 @@ def plot_history(csv_path, png_path, x_key="epoch", title=None):
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()
-    if title:
-        fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(png_path, dpi=90)
     plt.close(fig)

@@ -155,7 +155,9 @@ def train(config: dict, out: str, verbose: int = 1) -> dict:
         hist = model.fit(data.skip(start), steps_per_epoch=every, epochs=epochs, initial_epoch=start // every,
                          callbacks=callbacks, verbose=verbose)
     seconds = time.time() - t
-    png = plot_history(history_csv, os.path.join(out, "pretrain_curves.png"), x_key="step") if os.path.exists(history_csv) else None
+    png = None
+    if os.path.exists(history_csv):
+        png = plot_history(history_csv, os.path.join(out, "pretrain_curves.png"), x_key="step")
     final = {k: float(v[-1]) for k, v in hist.history.items()} if hist else {}
     save_model_dir(os.path.join(out, "model"), model, tokenizer, task="pretrain", seq_len=int(config["seq_len"]),
                    preset=config["model"], objective=model.pair_task, steps=int(model.optimizer.iterations.numpy()),
