@@ -26,8 +26,7 @@ def plot_history(csv_path, png_path, x_key="epoch"):
     marker = "o" if len(rows) <= 50 else None
     for ax, (name, group) in zip(axes[0], groups):
         for k in group:
-            ax.plot(xs, [float(r[k]) if r[k] not in ("", "nan") else float("nan") for r in rows], marker=marker,
-                    label=k)
+            ax.plot(xs, [float(r[k] or "nan") for r in rows], marker=marker, label=k)  # "" = not logged
         ax.set_xlabel(x_key)
         ax.set_title(name)
         ax.grid(alpha=0.3)
