@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from bench import report
-from pipelines import bench as runner
+from kbert.cli import bench as runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -68,7 +68,7 @@ def test_bad_input_exit_code_2(tmp_path, capsys):
 def test_resumes_after_a_crash(tmp_path, monkeypatch):
     import keras
 
-    from pipelines import finetune
+    from kbert.cli import finetune
 
     data = _csv(tmp_path / "reviews.csv")
     config = {**finetune.DEFAULTS, "model": "bert_tiny", "data": str(data), "epochs": 3, "seq_len": 16,

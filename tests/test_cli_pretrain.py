@@ -63,11 +63,11 @@ def test_pretrain_bad_input_exit_code_2(tmp_path, spm_dir, capsys):
 def test_recipe_configs_are_valid():
     import glob
 
-    from pipelines.pretrain import DEFAULTS
+    from kbert.cli.pretrain import DEFAULTS
 
     from kbert.presets import get_preset
 
-    files = glob.glob(os.path.join(os.path.dirname(__file__), "..", "pipelines", "configs", "pretrain_*.json"))
+    files = glob.glob(os.path.join(os.path.dirname(__file__), "..", "kbert", "configs", "pretrain_*.json"))
     assert len(files) >= 3
     for f in files:
         cfg = json.load(open(f))

@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.curves import plot_history
+from kbert.training.curves import plot_history
 
 
 @pytest.mark.parametrize("x_key,rows", [

@@ -1,6 +1,6 @@
 """Loading safety: no kbert code path unpickles untrusted files or turns Keras' safe_mode off by default.
 
-Static (AST) checks over kbert/ and pipelines/: every `torch.load` passes `weights_only` (not False),
+Static (AST) checks over kbert/: every `torch.load` passes `weights_only` (not False),
 `np.load` never passes `allow_pickle=True`, `load_model` never passes `safe_mode=False`, no
 `pickle`/`dill`/`joblib`/`marshal`/`shelve` loads and no `yaml.load` without a safe loader, and every
 `allow_pickle` parameter defaults to False. The behavioural side (a malicious pytorch_model.bin is
@@ -13,7 +13,7 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("kbert", "pipelines")
+PACKAGES = ("kbert",)
 UNPICKLERS = {("pickle", "load"), ("pickle", "loads"), ("cPickle", "load"), ("dill", "load"), ("dill", "loads"),
               ("joblib", "load"), ("marshal", "load"), ("marshal", "loads"), ("shelve", "open"),
               ("yaml", "unsafe_load"), ("pd", "read_pickle"), ("pandas", "read_pickle")}

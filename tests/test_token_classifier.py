@@ -110,7 +110,7 @@ def test_o_weight_shifts_the_fitted_tag_distribution():
 
 
 def test_finetune_pipeline_passes_o_weight(tmp_path):
-    from pipelines.finetune import DEFAULTS, compile_model
+    from kbert.cli.finetune import DEFAULTS, compile_model
 
     enc = kbert.models.backbone("bert_tiny", vocabulary_size=len(VOCAB))
     model = compile_model({**DEFAULTS, "task": "ner", "o_weight": 0.3}, build_token_classifier(enc, 3), steps=10)

@@ -15,7 +15,7 @@ examples:
 import os
 import sys
 
-BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench")
 NOT_SCRIPTS = {"__init__", "common", "report"}
 
 
@@ -75,7 +75,7 @@ def run(args):
 
     from kbert.errors import KbertInputError
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.path.dirname(BENCH_DIR))
     from bench import report
 
     results = os.path.join(BENCH_DIR, "results")

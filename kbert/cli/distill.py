@@ -19,7 +19,7 @@ examples:
   kbert finetune --task classify --model minilm --data tweets --limit 2000 --epochs 2 --seq-len 64 --out runs/tweets
   kbert distill --teacher runs/tweets --student-layers 3 --data tweets --limit 2000 --out runs/tweets-3l
   kbert distill --teacher minilm --student-layers 3 --data bundled --limit 2000 --out runs/minilm-3l
-  kbert distill --config pipelines/configs/distill_sentiment.json --teacher runs/tweets --out runs/tweets-3l
+  kbert distill --config kbert/configs/distill_sentiment.json --teacher runs/tweets --out runs/tweets-3l
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ DEFAULTS = dict(
 
 
 def add_arguments(p):
-    p.add_argument("--config", help="JSON config file (keys as in pipelines/configs/distill_*.json)")
+    p.add_argument("--config", help="JSON config file (keys as in kbert/configs/distill_*.json)")
     p.add_argument("--teacher", help="kbert classifier model dir, or 'minilm' (MLM distillation)")
     p.add_argument("--student-layers", type=int)
     p.add_argument("--student-family", choices=["bert", "distilbert"])
@@ -80,7 +80,7 @@ def add_arguments(p):
 def load_config(args) -> dict:
     from kbert.errors import KbertInputError
 
-    from pipelines.config import merge
+    from kbert.cli.config import merge
 
     config = merge(DEFAULTS, args)
     if not config["teacher"]:

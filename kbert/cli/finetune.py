@@ -22,7 +22,7 @@ examples:
   kbert finetune --task classify --model minilm --data tweets --limit 2000 --epochs 2 --out runs/tweets
   kbert finetune --task ner --model minilm --data wnut16 --epochs 3 --out runs/wnut
   kbert finetune --task qa --model bert_tiny --data handwritten --epochs 30 --out runs/qa
-  kbert finetune --config pipelines/configs/finetune_sentiment.json --out runs/tweets
+  kbert finetune --config kbert/configs/finetune_sentiment.json --out runs/tweets
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import json
 import os
 import time
 
-from pipelines.curves import plot_history
+from kbert.training.curves import plot_history
 
 DEFAULTS = dict(
     task="classify",
@@ -58,7 +58,7 @@ DEFAULTS = dict(
 
 
 def add_arguments(p):
-    p.add_argument("--config", help="JSON config file (keys as in pipelines/configs/finetune_*.json)")
+    p.add_argument("--config", help="JSON config file (keys as in kbert/configs/finetune_*.json)")
     p.add_argument("--task", choices=["classify", "ner", "qa"])
     p.add_argument("--model", help="preset, HF checkpoint folder, kbert model dir, or 'minilm' (default)")
     p.add_argument("--tokenizer", help="tokenizer folder (needed for ALBERT presets)")
@@ -84,7 +84,7 @@ def add_arguments(p):
 def load_config(args) -> dict:
     from kbert.errors import KbertInputError
 
-    from pipelines.config import merge
+    from kbert.cli.config import merge
 
     config = merge(DEFAULTS, args)
     if config["task"] not in ("classify", "ner", "qa"):

@@ -20,7 +20,7 @@ examples:
 
 import os
 
-# The fine-tuning step: plain `kbert finetune` settings (see pipelines/finetune.py).
+# The fine-tuning step: plain `kbert finetune` settings (see kbert/cli/finetune.py).
 FINETUNE = dict(task="classify", model="minilm", data="tweets", limit=3000, eval_limit=1000, seq_len=64,
                 batch_size=32, epochs=2, learning_rate=1e-4, pooling="mean", dropout=0.1, patience=1)
 SMOKE = dict(limit=200, eval_limit=100, seq_len=32, epochs=1)
@@ -89,8 +89,8 @@ def run(args):
 
 def finetune_step(args, say):
     """Fine-tune MiniLM on sentiment tweets; returns the held-out figures and the model dir."""
-    from pipelines import finetune
-    from pipelines.finetune import DEFAULTS
+    from kbert.cli import finetune
+    from kbert.cli.finetune import DEFAULTS
 
     config = {**DEFAULTS, **FINETUNE, "limit": args.train_size, "epochs": args.epochs, "seq_len": args.seq_len,
               **(SMOKE if args.smoke else {})}

@@ -9,7 +9,7 @@ same command resumes from the newest one) and saves the final model with
 examples:
   kbert pretrain --model albert_tiny --corpus bundled --steps 300 --out runs/albert_tiny
   kbert pretrain --model bert_tiny --corpus my_texts/ --steps 10000 --seq-len 128 --out runs/bert
-  kbert pretrain --config pipelines/configs/pretrain_bert_tiny.json --out runs/bert_tiny
+  kbert pretrain --config kbert/configs/pretrain_bert_tiny.json --out runs/bert_tiny
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import math
 import os
 
-from pipelines.curves import plot_history
+from kbert.training.curves import plot_history
 
 DEFAULTS = dict(
     model="albert_tiny",       # a kbert preset (BERT or ALBERT family)
@@ -43,7 +43,7 @@ DEFAULTS = dict(
 
 
 def add_arguments(p):
-    p.add_argument("--config", help="JSON config file (keys as in pipelines/configs/pretrain_*.json)")
+    p.add_argument("--config", help="JSON config file (keys as in kbert/configs/pretrain_*.json)")
     p.add_argument("--model", help="preset, e.g. albert_tiny, bert_tiny (default albert_tiny)")
     p.add_argument("--corpus", help="'bundled' (Jane Austen), a text file, a folder, or tfds:NAME[:SPLIT]")
     p.add_argument("--tokenizer", help="tokenizer folder (vocab.txt or spiece.model); default: train one")
@@ -63,7 +63,7 @@ def add_arguments(p):
 def load_config(args) -> dict:
     from kbert.errors import KbertInputError
 
-    from pipelines.config import merge
+    from kbert.cli.config import merge
 
     config = merge(DEFAULTS, args)
     if int(config["steps"]) < 1 or int(config["checkpoint_every"]) < 1:

@@ -1,4 +1,4 @@
-"""The `kbert` command. Argument parsing only: each subcommand lives in one `pipelines/` module
+"""The `kbert` command. Argument parsing only: each subcommand lives in one `kbert/cli/` module
 that defines `add_arguments(parser)` and `run(args) -> int | None`.
 
 Exit codes: 0 ok, 2 bad input (a `KbertInputError` or a usage error), 1 failure.
@@ -14,18 +14,18 @@ import sys
 
 from kbert.errors import KbertInputError
 
-# (command path, pipelines module, one-line help). Heavy imports happen inside each run().
+# (command path, kbert.cli module, one-line help). Heavy imports happen inside each run().
 COMMANDS = [
-    (("presets",), "pipelines.presets", "list the model zoo's presets with parameter counts"),
-    (("info",), "pipelines.info", "describe a checkpoint folder or kbert model directory"),
-    (("quickstart",), "pipelines.quickstart", "the end-to-end demo on the real MiniLM checkpoint"),
-    (("tokenizer", "train"), "pipelines.tokenizer", "train a WordPiece or SentencePiece tokenizer from a corpus"),
-    (("pretrain",), "pipelines.pretrain", "pretrain a BERT (MLM+NSP) or ALBERT (MLM+SOP) encoder from raw text"),
-    (("distill",), "pipelines.distill", "distil a teacher (classifier dir or minilm) into a shallower student"),
-    (("finetune",), "pipelines.finetune", "fine-tune an encoder for classification, NER or extractive QA"),
-    (("export", "serving"), "pipelines.export_serving", "export a TF Serving SavedModel that takes raw text"),
-    (("export", "tflite"), "pipelines.export_tflite", "export a verified phone-ready .tflite with metadata and a model card"),
-    (("bench",), "pipelines.bench", "run the benchmark scripts in bench/ and regenerate bench/RESULTS.md"),
+    (("presets",), "kbert.cli.presets", "list the model zoo's presets with parameter counts"),
+    (("info",), "kbert.cli.info", "describe a checkpoint folder or kbert model directory"),
+    (("quickstart",), "kbert.cli.quickstart", "the end-to-end demo on the real MiniLM checkpoint"),
+    (("tokenizer", "train"), "kbert.cli.tokenizer", "train a WordPiece or SentencePiece tokenizer from a corpus"),
+    (("pretrain",), "kbert.cli.pretrain", "pretrain a BERT (MLM+NSP) or ALBERT (MLM+SOP) encoder from raw text"),
+    (("distill",), "kbert.cli.distill", "distil a teacher (classifier dir or minilm) into a shallower student"),
+    (("finetune",), "kbert.cli.finetune", "fine-tune an encoder for classification, NER or extractive QA"),
+    (("export", "serving"), "kbert.cli.export_serving", "export a TF Serving SavedModel that takes raw text"),
+    (("export", "tflite"), "kbert.cli.export_tflite", "export a verified phone-ready .tflite with metadata and a model card"),
+    (("bench",), "kbert.cli.bench", "run the benchmark scripts in bench/ and regenerate bench/RESULTS.md"),
 ]
 
 EPILOG = """examples:
