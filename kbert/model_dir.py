@@ -24,6 +24,7 @@ import tempfile
 from dataclasses import dataclass
 
 from kbert import tokenizers
+from kbert._compat.sentencepiece import make_durable
 from kbert.atomic import publish_dir
 from kbert.errors import KbertInputError
 from kbert.output_dir import check_output_dir
@@ -132,6 +133,7 @@ def load_model_dir(path, compile: bool = False) -> ModelDir:
     model_path = os.path.join(path, MODEL_FILE)
     if not os.path.isfile(model_path):
         raise KbertInputError(f"{path}: {MODEL_FILE} is missing")
+    make_durable()  # a SentencePiece tokenizer inside the model survives keras.utils.set_random_seed
     try:
         model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
     except Exception as e:
