@@ -23,7 +23,7 @@ TASKS = ("classify", "qa", "ner", "embed", "encoder")
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", required=True, help="kbert model directory (model.keras + kbert.json)")
+    parser.add_argument("--model", required=True, help="kbert model directory (model.keras + kbert.json) or a task model's .keras file")
     parser.add_argument("--out", required=True, help="output .tflite path")
     parser.add_argument("--mode", default="float32", choices=MODES)
     parser.add_argument("--task", choices=TASKS, help="default: the task recorded in the model directory")
@@ -67,8 +67,8 @@ def run(args) -> int:
     from kbert.export import tflite
     from kbert.model_dir import read_meta
 
-    if not os.path.isdir(args.model):
-        raise KbertInputError(f"--model {args.model}: no such directory")
+    if not (os.path.isdir(args.model) or os.path.isfile(args.model) and args.model.endswith(".keras")):
+        raise KbertInputError(f"--model {args.model}: not a kbert model directory or a task model's .keras file")
     meta = read_meta(args.model)
     heldout = labels = None
     if args.heldout:
