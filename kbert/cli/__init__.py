@@ -84,18 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[sub_common],
         )
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        sub.set_defaults(command_run=module.run)
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "_run"):
+    if not hasattr(args, "command_run"):
         parser.print_help()
         return 2
     try:
-        code = args._run(args)
+        code = args.command_run(args)
         return int(code or 0)
     except KbertInputError as e:
         if args.debug:
