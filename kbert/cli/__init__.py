@@ -86,20 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[sub_common],
         )
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run, _validate=getattr(module, "validate", None))
+        sub.set_defaults(command_run=module.run, command_validate=getattr(module, "validate", None))
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "_run"):
+    if not hasattr(args, "command_run"):
         parser.print_help()
         return 2
     try:
-        if args._validate is not None:
-            args._validate(args)
-        code = args._run(args)
+        if args.command_validate is not None:
+            args.command_validate(args)
+        code = args.command_run(args)
         return int(code or 0)
     except KbertInputError as e:
         if args.debug:
