@@ -26,6 +26,8 @@ import keras_hub
 from kbert._compat import keras_hub as hub_compat
 from kbert._compat.sentencepiece import make_durable
 from kbert.errors import KbertInputError
+from kbert.models.albert import AlbertBackbone
+from kbert.models.bert import BertBackbone
 
 WORDPIECE_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_FILE = "vocab.txt"
@@ -133,6 +135,8 @@ class _HFNormalization:
 class BertTokenizer(_HFNormalization, keras_hub.models.BertTokenizer):
     """keras-hub's `BertTokenizer` with Hugging Face's normalisation (ids equal HF's)."""
 
+    backbone_cls = BertBackbone  # so keras-hub's `Tokenizer.from_preset` finds it for a kbert preset
+
 
 @keras.saving.register_keras_serializable(package="kbert")
 class DistilBertTokenizer(_HFNormalization, keras_hub.models.DistilBertTokenizer):
@@ -147,6 +151,8 @@ class AlbertTokenizer(keras_hub.models.AlbertTokenizer):
     True / False). The defaults (False / True) only collapse whitespace and map ``/'' to ", leaving the
     rest to the SentencePiece model's own normaliser (kbert-trained models case-fold there).
     """
+
+    backbone_cls = AlbertBackbone  # so keras-hub's `Tokenizer.from_preset` finds it for a kbert preset
 
     def __init__(self, proto=None, lowercase=False, keep_accents=True, **kwargs):
         self.hf_lowercase = bool(lowercase)
