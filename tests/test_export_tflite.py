@@ -317,3 +317,37 @@ def test_cli_bad_export_arguments(classifier, tokenizer, tmp_path, capsys, argv,
     err = capsys.readouterr().err
     assert code == 2 and message in err, err
     assert not (tmp_path / "x.tflite").exists()
+
+
+def test_tasklib_runtime_gets_per_tensor_and_is_checked_in_the_task_library(classifier, tokenizer, texts, tmp_path):
+    from kbert.export import runtime_check
+
+    if not os.path.exists(runtime_check.tasklib_python()):
+        pytest.skip(".venv-tasklib is not built (scripts/make_tasklib_venv.sh)")
+    res = tflite.export(classifier, str(tmp_path / "clf.tflite"), mode="dynamic-int8", seq_len=SEQ,
+                        tokenizer=tokenizer, labels=LABELS, heldout=texts[0][:60], runtime="tasklib", force=True,
+                        latency_runs=0, deployment=False)
+    assert res.card["runtime"] == "tasklib" and res.card["quantization"] == "per-tensor"
+    assert all(v < 12 for v in _fc_versions(res.content))
+    (check,) = res.card["runtime_checks"].values()
+    assert check["runtime"] == "tasklib 0.4.4" and check["examples"] == 60 and check["passed"], check
+
+
+def test_sentencepiece_normalisation_must_match_the_packed_model():
+    from kbert import tokenizer_training
+    from kbert.export import runtime_check
+
+    spm_tok = tokenizer_training.train_sentencepiece("bundled", vocab_size=300, max_documents=4)
+    assert runtime_check.sentencepiece_normalisation(spm_tok, ["A Walk In The Park."])["passed"]
+
+    class StrippingAccentsOutside:  # normalises before SentencePiece, outside spiece.model
+        proto = spm_tok.proto
+
+        def __call__(self, text):
+            import unicodedata
+
+            return spm_tok("".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)))
+
+    with pytest.raises(KbertInputError, match="tokenize differently from training"):
+        runtime_check.sentencepiece_normalisation(StrippingAccentsOutside(), ["Café naïve"])
+    assert runtime_check.sentencepiece_normalisation(tokenizer) is None  # WordPiece: nothing to check
