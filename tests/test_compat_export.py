@@ -38,16 +38,21 @@ def test_explicit_attention_restores_and_checks_version(monkeypatch):
     with attention.explicit_attention(layer, mask_fill=-60.0):
         assert attention.dropout_rate(layer) == 1e-9 and keras_softmax._large_negative_number("float32") == -60.0
     assert attention.dropout_rate(layer) == 0.0 and keras_softmax._large_negative_number is before
-    monkeypatch.setattr(keras, "__version__", "9.1.0")
-    with pytest.raises(KbertInputError, match="not 9.1.0"):
+    import kbert._compat
+
+    real_version = kbert._compat.version
+    monkeypatch.setattr(kbert._compat, "version", lambda p: (9, 1) if p == "keras" else real_version(p))
+    with pytest.raises(kbert._compat.CompatError, match="installed keras 9.1 is not supported"):
         with attention.explicit_attention(layer):
             pass
+    monkeypatch.undo()
     assert attention.dropout_rate(layer) == 0.0
 
 
 def test_tflite_compat_signatures_ops_and_version(tiny_tflite, monkeypatch):
-    import ai_edge_litert
     import tensorflow as tf
+
+    import kbert._compat
 
     from kbert._compat import tflite as compat
     from kbert.export import litert
@@ -60,11 +65,12 @@ def test_tflite_compat_signatures_ops_and_version(tiny_tflite, monkeypatch):
     conv = tf.lite.TFLiteConverter.from_keras_model(__import__("keras").Sequential([__import__("keras").Input((2,))]))
     compat.set_dense_per_channel(conv, True)
     assert conv._experimental_disable_per_channel_quantization_for_dense_layers is False
-    monkeypatch.setattr(ai_edge_litert, "__version__", "7.0.0")
-    with pytest.raises(KbertInputError, match="ai-edge-litert"):
+    real_version = kbert._compat.version
+    monkeypatch.setattr(kbert._compat, "version", lambda p: (7, 0) if p == "ai-edge-litert" else real_version(p))
+    with pytest.raises(kbert._compat.CompatError, match="installed ai-edge-litert 7.0"):
         compat.ops_details(interp)
-    monkeypatch.setattr(tf, "__version__", "3.0.0")
-    with pytest.raises(KbertInputError, match="TensorFlow"):
+    monkeypatch.setattr(kbert._compat, "version", lambda p: (3, 0))
+    with pytest.raises(kbert._compat.CompatError, match="installed tensorflow 3.0"):
         compat.set_dense_per_channel(conv, False)
 
 

@@ -1,10 +1,11 @@
-"""Private Keras attention internals used by the TFLite exporter (Keras 3.x).
+"""Private Keras attention internals used by the TFLite exporter.
 
 * `MultiHeadAttention._dropout`: a tiny positive rate selects the explicit einsum + masked-softmax
   path instead of `ops.dot_product_attention` (whose TF kernel folds an all-true [1, heads, seq, seq]
   mask constant into a fixed-shape TFLite graph; see `kbert.export.tflite_convert`).
 * `keras.src.layers.activations.softmax._large_negative_number`: the value written at masked
   positions (a module global: `explicit_attention` holds a lock while it is replaced).
+* `Layer._flatten_layers`: every attention layer inside a model, nested models included.
 
     >>> from kbert._compat.attention import explicit_attention
     >>> with explicit_attention(model, mask_fill=-60.0):      # doctest: +SKIP
@@ -16,41 +17,23 @@ from __future__ import annotations
 import contextlib
 import threading
 
-# Keras versions whose attention / softmax internals were read and tested (tests/test_compat.py).
-KNOWN_KERAS = ((3, 0), (3, 15))
+from kbert._compat import check, require
+
+TOUCH = "tracing attention through the explicit masked softmax (TFLite export)"
 _LOCK = threading.RLock()
-
-
-def _check_keras():
-    import keras
-
-    from kbert.errors import KbertInputError
-
-    major_minor = tuple(int(p) for p in keras.__version__.split(".")[:2])
-    if not KNOWN_KERAS[0] <= major_minor <= KNOWN_KERAS[1]:
-        raise KbertInputError(
-            f"kbert's TFLite attention tracing knows Keras {KNOWN_KERAS[0][0]}.{KNOWN_KERAS[0][1]}-"
-            f"{KNOWN_KERAS[1][0]}.{KNOWN_KERAS[1][1]}, not {keras.__version__}: check MultiHeadAttention._dropout and "
-            "keras.src.layers.activations.softmax._large_negative_number, then extend kbert/_compat/attention.py")
-    from keras.src.layers.activations import softmax as keras_softmax
-
-    if not callable(getattr(keras_softmax, "_large_negative_number", None)):
-        raise KbertInputError(f"Keras {keras.__version__} has no softmax._large_negative_number; "
-                              "extend kbert/_compat/attention.py")
-    return keras, keras_softmax
 
 
 def attention_layers(model) -> list:
     """Every Keras `MultiHeadAttention` layer inside `model` (recursively)."""
     import keras
 
-    return [la for la in model._flatten_layers(include_self=True, recursive=True)
-            if isinstance(la, keras.layers.MultiHeadAttention)]
+    flatten = require(model, "_flatten_layers", "keras", TOUCH)
+    return [la for la in flatten(include_self=True, recursive=True) if isinstance(la, keras.layers.MultiHeadAttention)]
 
 
 def dropout_rate(layer) -> float:
     """The attention dropout rate of a Keras `MultiHeadAttention` layer."""
-    return float(layer._dropout)
+    return float(require(layer, "_dropout", "keras", TOUCH))
 
 
 @contextlib.contextmanager
@@ -62,14 +45,16 @@ def explicit_attention(model, mask_fill: float | None = None):
     so the numbers do not change. `mask_fill` replaces the value Keras' `Softmax` writes at masked
     positions (see `kbert.export.tflite_convert.INT8_MASK_FILL`).
     """
-    _, keras_softmax = _check_keras()
+    check("keras", TOUCH)
+    from keras.src.layers.activations import softmax as keras_softmax
+
+    large_negative = require(keras_softmax, "_large_negative_number", "keras", TOUCH)
     with _LOCK:
         changed = []
         for layer in attention_layers(model):
-            if not layer._dropout:
+            if not dropout_rate(layer):
                 changed.append(layer)
                 layer._dropout = 1e-9
-        large_negative = keras_softmax._large_negative_number
         if mask_fill is not None:
             keras_softmax._large_negative_number = lambda dtype: mask_fill
         try:

@@ -265,7 +265,7 @@ def _converter(family: str):
 def load_hf(path: str, dtype=None, strict_config: bool = True, allow_pickle: bool = False,
             with_tokenizer: bool = True) -> Checkpoint:
     """Build the encoder described by `path/config.json` and load its weights and tokenizer."""
-    from kbert.models import build_backbone
+    from kbert.models.build import build_backbone
 
     path = os.fspath(path)
     if not os.path.isdir(path):

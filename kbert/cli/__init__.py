@@ -1,5 +1,7 @@
 """The `kbert` command. Argument parsing only: each subcommand lives in one `kbert/cli/` module
-that defines `add_arguments(parser)` and `run(args) -> int | None`.
+that defines `add_arguments(parser)` and `run(args) -> int | None`, and may define `validate(args)`:
+checks that need no TensorFlow (argument ranges, files, `--out`), run before `run` so that a bad
+input exits 2 at once, before anything is imported, built or trained.
 
 Exit codes: 0 ok, 2 bad input (a `KbertInputError` or a usage error), 1 failure.
 Errors print as one line; `--debug` shows the traceback.
@@ -84,18 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[sub_common],
         )
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        sub.set_defaults(command_run=module.run, command_validate=getattr(module, "validate", None))
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "_run"):
+    if not hasattr(args, "command_run"):
         parser.print_help()
         return 2
     try:
-        code = args._run(args)
+        if args.command_validate is not None:
+            args.command_validate(args)
+        code = args.command_run(args)
         return int(code or 0)
     except KbertInputError as e:
         if args.debug:

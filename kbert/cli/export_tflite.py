@@ -66,6 +66,28 @@ def _read_lines(path, labels=None):
     return lines, None
 
 
+def validate(args):
+    """Argument checks that need no TensorFlow (run before anything is imported or converted)."""
+    import os
+
+    from kbert.errors import KbertInputError
+
+    if args.seq_len is not None and args.seq_len < 3:
+        raise KbertInputError(f"--seq-len {args.seq_len}: must be at least 3 ([CLS], a token, [SEP])")
+    if args.max_drop < 0:
+        raise KbertInputError(f"--max-drop {args.max_drop:g}: must be >= 0 points")
+    if os.path.isfile(args.model) and args.model.endswith(".keras"):
+        args.model = os.path.dirname(os.path.abspath(args.model))  # a task model file inside its directory
+    if not os.path.isdir(args.model):
+        raise KbertInputError(f"--model {args.model}: no such directory")
+    for flag in ("heldout", "representative"):
+        path = getattr(args, flag)
+        if path and not os.path.isfile(path):
+            raise KbertInputError(f"--{flag} {path}: no such file")
+    if os.path.isdir(args.out):
+        raise KbertInputError(f"--out {args.out} is a directory; give a .tflite file path")
+
+
 def run(args) -> int:
     import os
 
@@ -73,16 +95,7 @@ def run(args) -> int:
     from kbert.export import tflite
     from kbert.model_dir import read_meta
 
-    if args.seq_len is not None and args.seq_len < 3:
-        raise KbertInputError(f"--seq-len {args.seq_len}: must be at least 3 ([CLS], a token, [SEP])")
-    if args.max_drop < 0:
-        raise KbertInputError(f"--max-drop {args.max_drop:g}: must be >= 0 points")
-    model_path = args.model
-    if os.path.isfile(model_path) and model_path.endswith(".keras"):
-        model_path = os.path.dirname(os.path.abspath(model_path))  # the task model file inside its directory
-    if not os.path.isdir(model_path):
-        raise KbertInputError(f"--model {args.model}: no such directory")
-    args.model = model_path
+    validate(args)
     meta = read_meta(args.model)
     heldout = labels = None
     if args.heldout:
