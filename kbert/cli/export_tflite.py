@@ -32,8 +32,8 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="output .tflite path")
     parser.add_argument("--mode", default="float32", choices=MODES)
     parser.add_argument("--task", choices=TASKS, help="default: the task recorded in the model directory")
-    parser.add_argument("--runtime", default="mediapipe", choices=RUNTIMES,
-                        help="target runtime (default mediapipe: MediaPipe Tasks + LiteRT)")
+    parser.add_argument("--runtime", default="mediapipe",
+                        help="target runtime: mediapipe (default: MediaPipe Tasks + LiteRT), litert or tasklib")
     parser.add_argument("--seq-len", type=int, help="fixed sequence length (default: the length the model was "
                         "trained at)")
     parser.add_argument("--heldout", help="held-out text file for the gate: one text per line, or label<TAB>text")
@@ -72,6 +72,8 @@ def validate(args):
 
     from kbert.errors import KbertInputError
 
+    if args.runtime not in RUNTIMES:
+        raise KbertInputError(f"--runtime {args.runtime}: unknown runtime; expected one of {', '.join(RUNTIMES)}")
     if args.seq_len is not None and args.seq_len < 3:
         raise KbertInputError(f"--seq-len {args.seq_len}: must be at least 3 ([CLS], a token, [SEP])")
     if args.max_drop < 0:

@@ -71,7 +71,10 @@ def convert(model, tokenizer, task: str | None = None, seq_len: int = 128, multi
 
 
 def run(content: bytes, texts, num_threads: int = 2) -> list[dict]:
-    """Run the string-in flatbuffer on each text with tf-text's TFLite op registrar."""
+    """Run the string-in flatbuffer on each text with tf-text's TFLite op registrar.
+
+    The one place kbert runs a `.tflite` in TensorFlow's interpreter rather than LiteRT's: tf-text's
+    kernels register only into TensorFlow's op resolver (`ai_edge_litert` 2.3 takes no registrars)."""
     import numpy as np
     import tensorflow_text as tft
 
