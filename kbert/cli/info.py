@@ -18,17 +18,16 @@ def run(args):
     import json
     import os
 
-    from kbert.checkpoints.hf import is_hub_name
     from kbert.errors import KbertInputError
 
-    if os.path.isfile(args.path) and args.path.endswith(".tflite"):
+    if os.path.isfile(args.path) and args.path.endswith(".tflite"):  # no TensorFlow import on this path
         from kbert.export.litert import inspect_file
 
         info = {"path": args.path, "kind": "TFLite model", **inspect_file(args.path)}
         info["ops"] = [f"{o['op']} v{o['version']} x{o['count']}" for o in info["ops"]]
         info["inputs"] = [f"{d['name']} {d['dtype']}{d['shape']}" for d in info["inputs"]]
         info["outputs"] = [f"{d['name']} {d['dtype']}{d['shape']}" for d in info["outputs"]]
-    elif not os.path.isdir(args.path) and not is_hub_name(args.path):
+    elif not os.path.isdir(args.path) and not _is_hub_name(args.path):
         raise KbertInputError(f"not a folder: {args.path}")
     elif os.path.isfile(os.path.join(args.path, "kbert.json")):
         from kbert.model_dir import read_meta
@@ -51,3 +50,9 @@ def run(args):
             value = f"{value:,}"
         print(f"{key:>15}: {value}")
     return 0
+
+
+def _is_hub_name(path) -> bool:
+    from kbert.checkpoints.hf import is_hub_name
+
+    return is_hub_name(path)
