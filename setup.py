@@ -19,6 +19,8 @@ INSTALL = [
     "tqdm",
     "matplotlib",
     "tensorboard",
+    # LiteRT: the interpreter kbert runs .tflite files with (tf.lite.Interpreter is deprecated since TF 2.20)
+    "ai-edge-litert>=2.0,<3",
 ]
 
 EXTRAS = {
