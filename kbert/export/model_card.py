@@ -149,6 +149,9 @@ def to_markdown(card: dict) -> str:
         "",
         f"Held-out data: {held.get('description', '-')}.",
         "",
+        *([f"Keras model on the test split (fine-tuning): "
+           + ", ".join(f"{k} {_fmt(v)}" for k, v in card["keras_test_metrics"].items()) + ".", ""]
+          if card.get("keras_test_metrics") else []),
         "| figure | value |",
         "|---|---|",
     ]
