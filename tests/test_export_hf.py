@@ -170,6 +170,24 @@ def test_mean_pooling_refused_and_encoder_only(hf_folders, tmp_path, capsys):
     assert cli.main(["export", "hf", "--quiet", "--model", str(md), "--encoder-only", "--out", str(tmp_path / "enc")]) == 0
     config = json.loads((tmp_path / "enc" / "config.json").read_text())
     assert config["architectures"] == ["BertModel"]
+    # the head beside the encoder reproduces the classifier in a few lines of transformers code
+    import torch
+    import transformers
+    from safetensors.torch import load_file
+
+    head = load_file(str(tmp_path / "enc" / "head.safetensors"))
+    info = json.loads((tmp_path / "enc" / "head.json").read_text())
+    assert info["pooling"] == "mean" and info["labels"] == ["a", "b", "c"]
+    texts = ["It is a truth universally acknowledged.", "Café, 1,234 times!"]
+    tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "enc"))
+    enc = tok(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = transformers.AutoModel.from_pretrained(str(tmp_path / "enc")).eval()(**enc).last_hidden_state
+        m = enc["attention_mask"].unsqueeze(-1).float()
+        logits = ((hidden * m).sum(1) / m.sum(1)) @ head["classifier.weight"].T + head["classifier.bias"]
+    x = {"token_ids": enc["input_ids"].numpy().astype("int32"), "padding_mask": enc["attention_mask"].numpy().astype("int32"),
+         "segment_ids": enc["token_type_ids"].numpy().astype("int32")}
+    np.testing.assert_allclose(np.asarray(model(x)["logits"]), logits.numpy(), atol=1e-4)
     # a second export into the same folder needs --overwrite; a foreign folder is never replaced
     assert cli.main(["export", "hf", "--model", str(md), "--encoder-only", "--out", str(tmp_path / "enc")]) == 2
     (tmp_path / "mine").mkdir()

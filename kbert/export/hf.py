@@ -22,7 +22,10 @@ error below 1e-6 for hidden values up to 100 -- the same logits to float32 preci
 1e-4). Fine-tuning it further in `transformers` trains that pooler like any other.
 
 A mean-pooling head (the quickstart's MiniLM classifier) has no stock class: it is refused with a
-one-line message; export its encoder (`--encoder-only`) and apply the head as shown in docs/interop.md.
+one-line message. `--encoder-only` exports its encoder as `*Model` plus the head beside it:
+`head.safetensors` (`classifier.weight` [labels, hidden], `classifier.bias`, and `pre_classifier.*`
+where there is one) and `head.json` (task, pooling, labels, multi_label); docs/interop.md shows the
+few lines of `transformers` code that reproduce the classifier from them (tested).
 
 Weights are mapped with keras-hub's own checkpoint converters run backwards: each converter names, for
 every Keras variable, the Hugging Face tensor and the transpose/reshape that produced it; kbert inverts
@@ -156,7 +159,21 @@ def head_of(model, task: str, family: str) -> dict:
 
 def _refuse(reason: str):
     raise KbertInputError(f"{reason} has no stock transformers class; supported: {', '.join(SUPPORTED)} "
-                          "(or export the encoder with --encoder-only and apply the head as in docs/interop.md)")
+                          "(or pass --encoder-only: the encoder plus head.safetensors/head.json, "
+                          "applied as in docs/interop.md)")
+
+
+def head_file(model, task: str, family: str) -> tuple[dict, dict]:
+    """(tensors, description) of a task head, for `--encoder-only` exports (`head.safetensors`, `head.json`)."""
+    head = head_of(model, task, family)
+    tensors = {}
+    name = "qa_outputs" if task == "qa" else "classifier"
+    tensors[name + ".weight"], tensors[name + ".bias"] = _dense(head["dense"])
+    if "pre_classifier" in head:
+        tensors["pre_classifier.weight"], tensors["pre_classifier.bias"] = _dense(head["pre_classifier"])
+    info = {"task": task, "pooling": head.get("pooling"), "activation_after_pre_classifier":
+            "relu" if "pre_classifier" in head else None}
+    return tensors, info
 
 
 def export_tensors(model, backbone, family: str, task: str, num_labels: int | None = None) -> tuple[dict, str]:
@@ -240,7 +257,11 @@ def export_hf(model_dir, out: str, encoder_only: bool = False, overwrite: bool =
         model = backbone = ck.backbone
         tokenizer, task = ck.tokenizer, "encoder"
     family = family_of(backbone)
+    head = None
     if encoder_only:
+        if task in ("classify", "ner", "qa"):
+            head = head_file(model, task, family)
+            head[1].update(labels=labels, multi_label=multi_label)
         task, model = "encoder", backbone
     tensors, arch = export_tensors(model, backbone, family, task)
     config = {"architectures": [arch], **hf_config(family, backbone)}
@@ -260,6 +281,10 @@ def export_hf(model_dir, out: str, encoder_only: bool = False, overwrite: bool =
     tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(out) + "-", dir=parent)
     try:
         save_file(tensors, os.path.join(tmp, "model.safetensors"), metadata={"format": "pt"})
+        if head is not None:
+            save_file(head[0], os.path.join(tmp, "head.safetensors"), metadata={"format": "pt"})
+            with open(os.path.join(tmp, "head.json"), "w") as f:
+                json.dump(head[1], f, indent=2)
         with open(os.path.join(tmp, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
         if tokenizer is not None:
