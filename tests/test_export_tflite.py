@@ -82,6 +82,11 @@ def test_model_card_next_to_file(float_export, texts):
     dep = card["deployment"]
     ops = {o["op"]: o["version"] for o in dep["ops"]}
     assert ops["FULLY_CONNECTED"] >= 1 and "SOFTMAX" in ops and dep["min_runtime_version"].startswith("2.")
+    # each op's own minimum runtime; the newest of them is the file's (the converter's metadata)
+    from kbert.export.op_versions import newest
+
+    assert all(o["min_runtime"] for o in dep["ops"]), dep["ops"]
+    assert newest(o["min_runtime"] for o in dep["ops"]) == dep["min_runtime_version"]
     assert dep["load_ms"] > 0 and dep["peak_memory_mb"] > 0 and 0 < dep["xnnpack_share"] <= 1
     assert card["training_data"]["licence"] == "not recorded"
     text = open(md_path).read()
@@ -124,6 +129,9 @@ def test_dynamic_int8_per_channel_by_runtime(classifier):
     assert _fc_versions(tasklib) and all(v < 12 for v in _fc_versions(tasklib)), _fc_versions(tasklib)
     default = tflite.convert(classifier, "dynamic-int8", "classify", SEQ)
     assert max(_fc_versions(default)) >= 12, _fc_versions(default)
+    from kbert.export.op_versions import min_runtime
+
+    assert tuple(map(int, min_runtime("FULLY_CONNECTED", max(_fc_versions(default))).split("."))) >= (2, 17, 0)
 
 
 def test_gate_refuses_and_force_writes(classifier, tokenizer, texts, tmp_path):

@@ -176,6 +176,8 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
                             heldout=_heldout_description(texts, heldout_labels, given), training_data=training_data,
                             deployment=dep, runtime_checks=checks)
     card["per_channel"] = bool(per_channel) if mode == "dynamic-int8" else None
+    if meta.get("metrics"):  # the Keras model's figures on the recipe's test split, from fine-tuning
+        card["keras_test_metrics"] = meta["metrics"]
     if not passed and not force:
         msg = report.get("runtime_tokenizer") or accuracy_gate.refusal_message(out, mode, report, threshold)
         if report.get("runtime_tokenizer"):
