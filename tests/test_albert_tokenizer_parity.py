@@ -164,3 +164,38 @@ def test_digit_comma_pieces_split_as_albert(cased_dir, tmp_path):
     assert [list(r) for batch in ds for r in batch.to_list()] == want
     google = [_reference_ids(str(out / "spiece.model"), t, True, False, resplit_digit_comma=True) for t in texts]
     assert google != want  # the case is exercised: the original ALBERT code differs on exactly these
+
+
+def test_serving_export_tokenizes_as_eager(cased_dir, texts, tmp_path):
+    """The TF Serving SavedModel's raw-text signature: ALBERT's preprocessing is traced into it, so its
+    logits equal the Keras model's on eagerly tokenized text (and differ if the preprocessing were lost)."""
+    import json
+
+    import keras
+    import tensorflow as tf
+
+    import kbert
+    from kbert import tokenizers
+    from kbert.export.serving import export_serving
+    from kbert.model_dir import save_model_dir
+    from kbert.preprocessing import TextPreprocessor
+    from kbert.tasks.classifier import build_classifier
+
+    folder = tmp_path / "tok"
+    shutil.copytree(cased_dir, folder)
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True, "keep_accents": False}))
+    tok = tokenizers.from_folder(str(folder), "albert")
+    keras.utils.set_random_seed(0)
+    encoder = kbert.models.backbone("albert_tiny", vocabulary_size=tok.vocabulary_size(), num_layers=2,
+                                    max_sequence_length=64)
+    model = build_classifier(encoder, 3)
+    md = save_model_dir(tmp_path / "md", model, tok, task="classify", seq_len=48, labels=["a", "b", "c"],
+                        pair=False, multi_label=False)
+    path = export_serving(md, str(tmp_path / "serving"), warmup=False)
+    sample = texts[-len(EDGE):] + texts[:4]
+    served = tf.saved_model.load(path).signatures["serving_default"](text=tf.constant(sample))["logits"].numpy()
+    eager = np.asarray(model(TextPreprocessor(tok, seq_len=48)(sample), training=False)["logits"])
+    np.testing.assert_allclose(served, eager, atol=1e-5)
+    raw = tokenizers.sentencepiece(str(folder / "spiece.model"))  # no do_lower_case / accent stripping
+    unnormalised = np.asarray(model(TextPreprocessor(raw, seq_len=48)(sample), training=False)["logits"])
+    assert np.abs(unnormalised - served).max() > 1e-3
