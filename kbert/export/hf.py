@@ -247,9 +247,9 @@ def export_hf(model_dir, out: str, encoder_only: bool = False, overwrite: bool =
         backbone = getattr(model, "backbone", None) or _find_backbone(model) or model
         labels, seq_len = md.labels, md.seq_len
         multi_label = bool(md.meta.get("multi_label", False))
-        if task not in TASK_SUFFIX:
+        if task not in TASK_SUFFIX and not encoder_only:
             raise KbertInputError(f"{model_dir}: task {task!r} cannot be exported to transformers; "
-                                  f"supported: {', '.join(SUPPORTED)}")
+                                  f"supported: {', '.join(SUPPORTED)} (--encoder-only exports its encoder)")
     else:
         from kbert.checkpoints.hf import load_hf
 
