@@ -3,8 +3,10 @@ student initialisation all build through here)."""
 
 from __future__ import annotations
 
+import kbert.models.albert as albert
+import kbert.models.bert as bert
+import kbert.models.distilbert as distilbert
 from kbert.errors import KbertInputError
-from kbert.models import albert, bert, distilbert
 from kbert.presets import FAMILIES
 
 FAMILY_MODULES = {"bert": bert, "distilbert": distilbert, "albert": albert}
