@@ -144,6 +144,11 @@ def head_of(model, task: str, family: str) -> dict:
     head = {"dense": dense[-1]}
     if task == "classify":
         pooling = getattr(model, "pooling", None)
+        if pooling is None and hasattr(model, "get_config"):
+            try:  # a kbert task class records its pooling in its config
+                pooling = model.get_config().get("pooling")
+            except (NotImplementedError, TypeError, AttributeError):
+                pooling = None
         if pooling is None:
             if any(isinstance(l, MaskedMeanPooling) for l in layers):
                 pooling = "mean"
