@@ -149,7 +149,9 @@ class AlbertTokenizer(keras_hub.models.AlbertTokenizer):
 
     `lowercase` / `keep_accents` are Hugging Face's `do_lower_case` / `keep_accents` (albert-*-v2:
     True / False). The defaults (False / True) only collapse whitespace and map ``/'' to ", leaving the
-    rest to the SentencePiece model's own normaliser (kbert-trained models case-fold there).
+    rest to the SentencePiece model's own normaliser (kbert-trained models case-fold there). Pieces
+    such as "▁1811," are used as the model scores them, as `transformers` 5 and `sentencepiece` do
+    (Google's original ALBERT code and transformers 4's slow tokenizer re-split them into "1811" + ",").
     """
 
     backbone_cls = AlbertBackbone  # so keras-hub's `Tokenizer.from_preset` finds it for a kbert preset
