@@ -199,6 +199,7 @@ def run(args):
     from kbert.model_dir import MODEL_FILE, load_model_dir, save_model_dir
     from kbert.preprocessing import preprocessor_for
     from kbert.training.distiller import Distiller, find_backbone
+    from kbert.training.optim import adamw
     from kbert.training.resumable import fit_resumable
     from kbert.training.student_init import init_student, student_like
 
@@ -298,7 +299,7 @@ def run(args):
     say(f"student: {config['student_layers']} layers ({pre_family}), "
         f"{'initialised from teacher layers ' + str(layers) if layers else 'random init'}; "
         f"{len(x_train['token_ids'])} training / {len(x_test['token_ids'])} held-out examples, seq_len {seq_len}")
-    distiller.compile(optimizer=keras.optimizers.AdamW(float(config["learning_rate"]), weight_decay=0.01))
+    distiller.compile(optimizer=adamw(float(config["learning_rate"]), weight_decay=0.01, clipnorm=None))
     t0 = time.time()
     history = fit_resumable(distiller, x_train, y_train, batch_size=int(config["batch_size"]),
                             epochs=int(config["epochs"]), directory=os.path.join(out, "training"),

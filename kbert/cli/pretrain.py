@@ -79,6 +79,7 @@ def build(config, out):
     from kbert.data.pretraining import pretraining_dataset
     from kbert.errors import KbertInputError
     from kbert.presets import get_preset
+    from kbert.training.optim import adamw
     from kbert.training.pretrainer import pretrainer_for
 
     preset = get_preset(config["model"])
@@ -99,12 +100,9 @@ def build(config, out):
     backbone = models.backbone(preset.name, vocabulary_size=int(tokenizer.vocabulary_size()), **overrides)
     model = pretrainer_for(backbone, config["objective"])
     steps, warmup = int(config["steps"]), min(int(config["warmup_steps"]), int(config["steps"]) // 2)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(steps - warmup, 1), warmup_target=float(config["learning_rate"]),
-        warmup_steps=warmup, alpha=0.1) if warmup else keras.optimizers.schedules.CosineDecay(
-        float(config["learning_rate"]), decay_steps=steps, alpha=0.1)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=float(config["weight_decay"]), global_clipnorm=1.0)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta", "layer_norm", "embeddings_layer_norm"])
+    # kbert's one AdamW recipe: linear warm-up, cosine decay to 0.1 of the peak
+    optimizer = adamw(float(config["learning_rate"]), float(config["weight_decay"]), total_steps=steps,
+                      warmup_steps=warmup, final_fraction=0.1)
     model.compile(optimizer=optimizer, jit_compile=bool(config["jit_compile"]))
     data = pretraining_dataset(config["corpus"], tokenizer, seq_len=seq_len, batch_size=int(config["batch_size"]),
                                objective=model.pair_task, max_predictions=config["max_predictions"],

@@ -13,7 +13,8 @@ and, for a saved kbert model, the loaded model and its settings (`meta`). Every 
   vocabulary of the real MiniLM checkpoint, ALBERT presets need `tokenizer_dir` (a folder with
   `spiece.model`);
 - `minilm`: the real all-MiniLM-L6-v2 (Hugging Face folder in kbert's asset cache);
-- a Hugging Face checkpoint folder (`config.json` + weights + vocabulary);
+- a Hugging Face checkpoint folder (`config.json` + weights + vocabulary), or a Hub name
+  (`bert-base-uncased`, `hf://owner/name`; downloaded once into the Hugging Face cache);
 - a `.keras` file saved by a kbert task model (`TextClassifier.save("clf.keras")`): the model with
   its preprocessor, labels and settings;
 - a kbert model directory (`model.keras` + `kbert.json`, what `kbert finetune|distill|pretrain`
@@ -142,8 +143,16 @@ def resolve(name, tokenizer_dir=None, seq_len: int = 128, compile: bool = True) 
         ck = load_hf(name)
         tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
         return Source(ck.backbone, tok, ck.family, name)
-    if name not in PRESETS and (os.path.sep in name or name.endswith(".keras")):
+    if name not in PRESETS and (name.endswith(".keras") or name.startswith((".", os.path.sep))):
         raise KbertInputError(f"{name}: no such file or folder")
+    if name not in PRESETS and (name.startswith("hf://") or "/" in name or "-" in name):
+        from kbert.checkpoints.hf import is_hub_name, load_hf
+
+        if not is_hub_name(name):
+            raise KbertInputError(f"{name}: no such file or folder")
+        ck = load_hf(name)  # a Hugging Face Hub name: bert-base-uncased, hf://owner/name
+        tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
+        return Source(ck.backbone, tok, ck.family, name)
     preset = get_preset(name)
     if tokenizer_dir:
         tok = tokenizers.from_folder(tokenizer_dir, preset.family)
