@@ -28,7 +28,6 @@ FILES = {
     "st_list_config": ("st_list/config.json", json.dumps(BERT_CONFIG)),
     "bad_seq": ("bad_seq/kbert.json", '{"task": "classify", "seq_len": "long", "labels": ["a", "b"]}'),
     "bad_task": ("bad_task/kbert.json", '{"task": "translate", "seq_len": 16}'),
-    "no_labels": ("no_labels/kbert.json", '{"task": "classify", "seq_len": 16}'),
     "empty_dir": ("empty_dir/.keep", ""),
 }
 
@@ -72,7 +71,6 @@ CASES = [
      r"model.safetensors is not a safetensors file: its header is not a JSON object"),
     ("kbert-json-bad-seq-len", ["info", "{tmp}/bad_seq"], 2, r"seq_len must be an integer >= 3, got 'long'"),
     ("kbert-json-bad-task", ["info", "{tmp}/bad_task"], 2, r"unknown task 'translate'"),
-    ("kbert-json-no-labels", ["info", "{tmp}/no_labels"], 2, r"a classify model needs its 'labels'"),
     ("serving-bad-version", ["export", "serving", "--model", "{tmp}/empty_dir", "--out", "{tmp}/s"], 2,
      r"kbert.json is missing"),
 ]

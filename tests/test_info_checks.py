@@ -74,6 +74,16 @@ def test_nan_weights_exit_2(model_dir, capsys):
     assert code == 2 and "holds NaN or Inf values" in json.loads(out)["message"]
 
 
+@pytest.mark.parametrize("labels, message", [(["a", "b", "c"], "lists 3 labels but the model has 2 outputs"),
+                                             (None, "a classify model needs its 'labels'")])
+def test_kbert_json_labels_must_match_the_model(model_dir, tmp_path, capsys, labels, message):
+    d = _copy(model_dir, tmp_path)
+    meta = json.loads((d / "kbert.json").read_text())
+    (d / "kbert.json").write_text(json.dumps({**meta, "labels": labels}))
+    assert cli.main(["export", "serving", "--model", str(d), "--out", str(tmp_path / "s")]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "s" / "1").exists()
+
+
 def test_published_outputs_follow_the_umask(model_dir, tmp_path):
     old = os.umask(0o022)
     try:

@@ -144,6 +144,11 @@ def head_of(model, task: str, family: str) -> dict:
     head = {"dense": dense[-1]}
     if task == "classify":
         pooling = getattr(model, "pooling", None)
+        if pooling is None and hasattr(model, "get_config"):
+            try:  # a kbert task class records its pooling in its config
+                pooling = model.get_config().get("pooling")
+            except (NotImplementedError, TypeError, AttributeError):
+                pooling = None
         if pooling is None:
             if any(isinstance(l, MaskedMeanPooling) for l in layers):
                 pooling = "mean"
@@ -247,9 +252,9 @@ def export_hf(model_dir, out: str, encoder_only: bool = False, overwrite: bool =
         backbone = getattr(model, "backbone", None) or _find_backbone(model) or model
         labels, seq_len = md.labels, md.seq_len
         multi_label = bool(md.meta.get("multi_label", False))
-        if task not in TASK_SUFFIX:
+        if task not in TASK_SUFFIX and not encoder_only:
             raise KbertInputError(f"{model_dir}: task {task!r} cannot be exported to transformers; "
-                                  f"supported: {', '.join(SUPPORTED)}")
+                                  f"supported: {', '.join(SUPPORTED)} (--encoder-only exports its encoder)")
     else:
         from kbert.checkpoints.hf import load_hf
 
