@@ -24,7 +24,6 @@ import tempfile
 from dataclasses import dataclass
 
 from kbert import tokenizers
-from kbert._compat.sentencepiece import make_durable
 from kbert.atomic import publish_dir
 from kbert.errors import KbertInputError
 from kbert.output_dir import check_output_dir
@@ -94,15 +93,17 @@ def save_model_dir(path, model, tokenizer, task: str, seq_len: int, labels=None,
 
 
 def _find_backbone(model):
-    import keras_hub
+    from kbert.tasks.sources import find_backbone
 
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, keras_hub.models.Backbone):
-            return layer
-    return None
+    return find_backbone(model)
 
 
 def read_meta(path) -> dict:
+    """The settings of a model directory (kbert.json) or of a saved task model file (`.keras`: read
+    from the model's own config, without TensorFlow)."""
+    path = os.fspath(path)
+    if os.path.isfile(path) and path.endswith(".keras"):
+        return keras_file_meta(path)
     meta_path = os.path.join(path, META_FILE)
     if not os.path.isfile(meta_path):
         raise KbertInputError(f"{path} is not a kbert model directory: {META_FILE} is missing")
@@ -117,26 +118,46 @@ def read_meta(path) -> dict:
     return meta
 
 
-def load_model_dir(path, compile: bool = False) -> ModelDir:
-    """Load a directory written by `save_model_dir` (safe_mode on)."""
-    import keras
+def keras_file_meta(path) -> dict:
+    """Task, family, seq_len, labels and the task's settings from a task model's `.keras` config."""
+    from kbert.tasks.sources import saved_config
 
-    # Register kbert's serializable classes (backbones, task layers) so safe_mode finds them.
-    import kbert.models  # noqa: F401
-    import kbert.tasks.classifier  # noqa: F401
-    import kbert.tasks.embedder  # noqa: F401
-    import kbert.tasks.question_answerer  # noqa: F401
-    import kbert.tasks.token_classifier  # noqa: F401
+    record = saved_config(path)
+    config = record.get("config") or {}
+    if not isinstance(config, dict) or "task" not in config or "backbone" not in config:
+        raise KbertInputError(f"{path} holds a {record.get('class_name')}, not a kbert task model "
+                              "(save one with kbert.TextClassifier(...).save(PATH.keras))")
+    meta = {k: v for k, v in config.items() if k not in ("backbone", "preprocessor", "name", "trainable")}
+    if meta.get("task") == "classify" and not meta.get("labels") and meta.get("num_classes"):
+        meta["labels"] = [f"label_{i}" for i in range(int(meta["num_classes"]))]
+    return meta
+
+
+def load_model_dir(path, compile: bool = False) -> ModelDir:
+    """Load a directory written by `save_model_dir`, or a task model's `.keras` file (safe_mode on).
+
+    For a task model (`kbert.TextClassifier` etc.) the settings come from the model itself
+    (`export_meta()`), over kbert.json's."""
+    import kbert.tasks.registry  # noqa: F401  (registers kbert's task models and layers for safe_mode)
+    from kbert.tasks import sources
 
     path = os.fspath(path)
+    if os.path.isfile(path) and path.endswith(".keras"):
+        model = sources.load_keras_file(path, compile=compile)
+        if not callable(getattr(model, "export_meta", None)):
+            raise KbertInputError(f"{path} holds a {type(model).__name__}, not a kbert task model; save a task model "
+                                  "(kbert.TextClassifier, ...) or give a kbert model directory")
+        return ModelDir(model, model.tokenizer, model.export_meta(), path)
+    if os.path.isfile(path):
+        raise KbertInputError(f"{path}: expected a kbert model directory or a task model's .keras file")
     meta = read_meta(path)
     model_path = os.path.join(path, MODEL_FILE)
     if not os.path.isfile(model_path):
         raise KbertInputError(f"{path}: {MODEL_FILE} is missing")
-    make_durable()  # a SentencePiece tokenizer inside the model survives keras.utils.set_random_seed
-    try:
-        model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
-    except Exception as e:
-        raise KbertInputError(f"{model_path} could not be loaded ({type(e).__name__}: {str(e)[:300]})") from e
-    tokenizer = tokenizers.from_folder(path, meta.get("family") or "bert") if meta.get("tokenizer_files") else None
+    model = sources.load_keras_file(model_path, compile=compile)
+    if callable(getattr(model, "export_meta", None)):
+        meta = {**meta, **model.export_meta()}
+        tokenizer = model.tokenizer
+    else:
+        tokenizer = tokenizers.from_folder(path, meta.get("family") or "bert") if meta.get("tokenizer_files") else None
     return ModelDir(model, tokenizer, meta, path)

@@ -359,3 +359,31 @@ def test_sentencepiece_normalisation_must_match_the_packed_model():
     with pytest.raises(KbertInputError, match="tokenize differently from training"):
         runtime_check.sentencepiece_normalisation(StrippingAccentsOutside(), ["Café naïve"])
     assert runtime_check.sentencepiece_normalisation(tokenizer) is None  # WordPiece: nothing to check
+
+
+def _unk_share_classifier():
+    """A contract-conforming "classifier" whose label says whether over 30% of its tokens are [UNK]
+    (id 100): as sensitive to tokenization as a model can be."""
+    ins = {n: keras.Input((None,), dtype="int32", name=n) for n in ("token_ids", "padding_mask", "segment_ids")}
+    unk = keras.ops.sum(keras.ops.cast(keras.ops.equal(ins["token_ids"], 100), "float32"), axis=1, keepdims=True)
+    share = unk / keras.ops.sum(keras.ops.cast(ins["padding_mask"], "float32"), axis=1, keepdims=True)
+    return keras.Model(ins, {"logits": keras.ops.concatenate([0.3 - share, share - 0.3], axis=-1) * 20.0})
+
+
+def test_runtime_tokenizer_mismatch_is_refused(tokenizer, texts, tmp_path):
+    """Trained with a tokenizer that keeps case, shipped with an uncased vocabulary that MediaPipe's C++
+    WordPiece lower-cases: on upper-case text the phone sees real words where training saw [UNK].
+    The gate's Keras-vs-LiteRT comparison (kbert's tokens on both sides) cannot see it; the raw-string
+    check in MediaPipe must, while the matching (uncased) tokenizer passes."""
+    vocab = kbert.tokenizers.read_vocab(os.path.join(kbert.assets.minilm_dir(), "vocab.txt"))
+    cased = kbert.tokenizers.wordpiece(vocab, lowercase=False)
+    model = _unk_share_classifier()
+    mixed = [t.upper() if i % 2 else t for i, t in enumerate(texts[0])]
+    common = dict(task="classify", mode="float32", seq_len=SEQ, labels=LABELS, heldout=mixed, latency_runs=0,
+                  deployment=False)
+    with pytest.raises(accuracy_gate.AccuracyGateError, match="its tokenizer does not match training"):
+        tflite.export(model, str(tmp_path / "cased.tflite"), tokenizer=cased, **common)
+    assert not os.listdir(tmp_path)
+    res = tflite.export(model, str(tmp_path / "uncased.tflite"), tokenizer=tokenizer, **common)
+    (check,) = res.card["runtime_checks"].values()
+    assert check["same_label_as_keras"] == 1.0 and check["tokenizer_mismatches_excluding_ties"] == 0
