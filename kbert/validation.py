@@ -183,3 +183,24 @@ def check_pretrain(config: dict):
         shape = {**shape, **{k: v for k, v in (config.get("overrides") or {}).items() if k in shape}}
     check_seq_len(int(config["seq_len"]), None, 8)
     check_memory(int(config["batch_size"]), int(config["seq_len"]), shape)
+    check_pretraining_corpus(config.get("corpus"))
+
+
+def check_pretraining_corpus(spec) -> None:
+    """A local corpus must hold a document of two or more sentences (pretraining pairs sentences for
+    NSP/SOP); found by reading only as far as the first such document. Named sets pass unread."""
+    if not spec or spec == "bundled" or str(spec).startswith("tfds:"):
+        return
+    from kbert.data.corpus import open_corpus
+    from kbert.data.sentences import split_sentences
+
+    documents = sentences = 0
+    for doc in open_corpus(spec):
+        documents += 1
+        found = len(split_sentences(doc))
+        sentences += found
+        if found >= 2:
+            return
+    raise KbertInputError(f"--corpus {spec}: {documents} document(s) with {sentences} sentence(s) in all, and none "
+                          "with two sentences; pretraining needs documents of several sentences (it pairs them "
+                          "for next-sentence / sentence-order prediction)")

@@ -29,6 +29,7 @@ FILES = {
     "bad_seq": ("bad_seq/kbert.json", '{"task": "classify", "seq_len": "long", "labels": ["a", "b"]}'),
     "bad_task": ("bad_task/kbert.json", '{"task": "translate", "seq_len": 16}'),
     "empty_dir": ("empty_dir/.keep", ""),
+    "one_sentence": ("one_sentence.txt", "Just one sentence here.\n"),
 }
 
 CASES = [
@@ -67,6 +68,9 @@ CASES = [
      r"--seq-len must be >= 8"),
     ("pretrain-batch-0", ["pretrain", "--model", "bert_tiny", "--batch-size", "0", "--out", "{tmp}/o"], 2,
      r"--batch-size must be >= 1"),
+    ("pretrain-one-sentence-corpus", ["pretrain", "--model", "bert_tiny", "--corpus", "{one_sentence}", "--out",
+                                      "{tmp}/o"], 2,
+     r"one_sentence.txt: 1 document\(s\) with 1 sentence\(s\) in all, and none with two sentences"),
     ("safetensors-list-header", ["info", "{tmp}/st_list"], 2,
      r"model.safetensors is not a safetensors file: its header is not a JSON object"),
     ("kbert-json-bad-seq-len", ["info", "{tmp}/bad_seq"], 2, r"seq_len must be an integer >= 3, got 'long'"),
@@ -152,3 +156,14 @@ def test_data_labels_integers_and_long_fields(tmp_path):
     long = tmp_path / "long.csv"
     long.write_text("text,label\n" + "word " * 40000 + ",pos\nshort,neg\n")  # 200,000 characters
     assert len(datasets.read_csv(str(long)).texts[0]) == 200000
+
+
+def test_tokenizer_from_a_tiny_corpus_warns(tmp_path, capsys):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("Just one sentence here.\n")
+    assert cli.main(["tokenizer", "train", "--kind", "wordpiece", "--corpus", str(corpus), "--vocab-size", "8000",
+                     "--out", str(tmp_path / "tok"), "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert result["vocab_size"] < 100 and "gave only" in result["warning"]
+    assert captured.err.startswith(f"kbert: warning: the corpus gave only {result['vocab_size']} tokens of the 8000")
