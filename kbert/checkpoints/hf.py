@@ -225,7 +225,12 @@ def _safetensors_file(path: str) -> dict:
             header = json.loads(f.read(header_len))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise KbertInputError(f"{path} is not a safetensors file: bad header ({e})") from e
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    entries = [v for k, v in header.items() if k != "__metadata__"] if isinstance(header, dict) else None
+    if entries is None or not all(isinstance(v, dict) and isinstance(v.get("data_offsets"), list)
+                                  and len(v["data_offsets"]) == 2 for v in entries):
+        raise KbertInputError(f"{path} is not a safetensors file: its header is not a JSON object of tensors "
+                              "with data_offsets")
+    end = max((int(v["data_offsets"][1]) for v in entries), default=0)
     if 8 + header_len + end > size:
         raise KbertInputError(f"{path} is truncated: tensors need {8 + header_len + end} bytes, "
                               f"the file has {size}")
