@@ -14,7 +14,7 @@ examples:
 
 
 def add_arguments(p):
-    p.add_argument("--model", required=True, help="kbert model directory (classify, ner, qa or embed)")
+    p.add_argument("--model", required=True, help="kbert model directory or task model .keras file (classify, ner, qa or embed)")
     p.add_argument("--out", required=True, help="model base directory; versions are its numbered subdirectories")
     p.add_argument("--version", type=int, help="version number (default: one more than the highest present)")
     p.add_argument("--overwrite", action="store_true", help="replace the version if it exists")
