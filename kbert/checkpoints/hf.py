@@ -287,6 +287,14 @@ def is_hub_name(name) -> bool:
     return not os.path.exists(name) and bool(_REPO_ID.match(name)) and not name.startswith((".", "/"))
 
 
+def names_hub_repo(name) -> bool:
+    """Whether a model name given where presets are also accepted (`from_preset`, `--model`) means a Hub
+    repository: an `hf://` prefix, or a repo id with an owner ("owner/name") or a dash ("bert-base-uncased")
+    that is not a local path. Preset names use underscores, so a mistyped preset still gets its hint."""
+    name = os.fspath(name)
+    return name.startswith(HUB_PREFIX) or (("/" in name or "-" in name) and is_hub_name(name))
+
+
 def hub_snapshot(name: str) -> str:
     """The local folder of Hub checkpoint `name` (`[hf://]repo_id[@revision]`), downloaded once into the
     Hugging Face cache, or found there when offline (`HF_HUB_OFFLINE=1`)."""

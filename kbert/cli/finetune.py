@@ -132,11 +132,11 @@ def load_encoder(name: str, tokenizer_dir=None, seq_len: int = 128):
         ck = load_hf(name)
         tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
         return ck.backbone, tok, ck.family, name
-    if name not in PRESETS and (name.startswith("hf://") or "/" in name or "-" in name):
-        from kbert.checkpoints.hf import is_hub_name, load_hf
+    from kbert.checkpoints.hf import names_hub_repo
 
-        if not is_hub_name(name):
-            raise KbertInputError(f"--model {name}: no such folder")
+    if name not in PRESETS and names_hub_repo(name):
+        from kbert.checkpoints.hf import load_hf
+
         ck = load_hf(name)  # a Hugging Face Hub name: bert-base-uncased, hf://owner/name
         tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
         return ck.backbone, tok, ck.family, name
