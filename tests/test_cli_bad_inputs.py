@@ -75,8 +75,14 @@ CASES = [
      r"model.safetensors is not a safetensors file: its header is not a JSON object"),
     ("kbert-json-bad-seq-len", ["info", "{tmp}/bad_seq"], 2, r"seq_len must be an integer >= 3, got 'long'"),
     ("kbert-json-bad-task", ["info", "{tmp}/bad_task"], 2, r"unknown task 'translate'"),
-    ("serving-bad-version", ["export", "serving", "--model", "{tmp}/empty_dir", "--out", "{tmp}/s"], 2,
+    ("serving-no-kbert-json", ["export", "serving", "--model", "{tmp}/empty_dir", "--out", "{tmp}/s"], 2,
      r"kbert.json is missing"),
+    ("serving-version-0", ["export", "serving", "--model", "{tmp}/empty_dir", "--out", "{tmp}/s", "--version", "0"],
+     2, r"--version must be >= 1, got 0"),
+    ("serving-missing-model", ["export", "serving", "--model", "{tmp}/nothing", "--out", "{tmp}/s"], 2,
+     r"--model .*nothing: no such kbert model directory"),
+    ("serving-out-is-a-file", ["export", "serving", "--model", "{tmp}/empty_dir", "--out", "{good}"], 2,
+     r"--out .*good.csv exists and is not a directory"),
 ]
 
 
