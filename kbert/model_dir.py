@@ -112,10 +112,35 @@ def read_meta(path) -> dict:
             meta = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise KbertInputError(f"{meta_path} is not valid JSON: {e}") from e
+    if not isinstance(meta, dict):
+        raise KbertInputError(f"{meta_path} must hold a JSON object")
     for key in ("task", "seq_len"):
         if key not in meta:
             raise KbertInputError(f"{meta_path} lacks {key!r}")
+    if meta["task"] not in TASKS:
+        raise KbertInputError(f"{meta_path}: unknown task {meta['task']!r}; expected one of {', '.join(TASKS)}")
+    seq_len = meta["seq_len"]
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 3:
+        raise KbertInputError(f"{meta_path}: seq_len must be an integer >= 3, got {seq_len!r}")
+    labels = meta.get("labels")
+    if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)
+                               or len(set(labels)) != len(labels)):
+        raise KbertInputError(f"{meta_path}: labels must be a list of distinct strings, got {labels!r}")
     return meta
+
+
+def _check_label_count(path, meta, model):
+    """kbert.json's labels must match the model's output width (one logit per label)."""
+    if meta["task"] not in ("classify", "ner"):
+        return
+    if not meta.get("labels"):
+        raise KbertInputError(f"{os.path.join(path, META_FILE)}: a {meta['task']} model needs its 'labels'")
+    outputs = getattr(model, "output", None)
+    logits = outputs.get("logits") if isinstance(outputs, dict) else None
+    width = getattr(logits, "shape", [None])[-1] if logits is not None else None
+    if width is not None and int(width) != len(meta["labels"]):
+        raise KbertInputError(f"{os.path.join(path, META_FILE)} lists {len(meta['labels'])} labels but the model "
+                              f"has {int(width)} outputs")
 
 
 def keras_file_meta(path) -> dict:
@@ -159,5 +184,6 @@ def load_model_dir(path, compile: bool = False) -> ModelDir:
         meta = {**meta, **model.export_meta()}
         tokenizer = model.tokenizer
     else:
+        _check_label_count(path, meta, model)
         tokenizer = tokenizers.from_folder(path, meta.get("family") or "bert") if meta.get("tokenizer_files") else None
     return ModelDir(model, tokenizer, meta, path)

@@ -247,3 +247,25 @@ def test_keras_hub_preset_loads_in_a_fresh_process(hf_folders, sentences, tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [np.asarray(r).tolist() for r in ck.tokenizer(sentences)]
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), np.asarray(ck.backbone(x)["sequence_output"]))
+
+
+def test_task_class_object_exports(hf_folders, sentences, tmp_path):
+    """A kbert task class (TextClassifier) exports straight from the object: its pooling and labels
+    come from the class itself."""
+    import torch
+    import transformers
+
+    from kbert.export.hf import export_hf
+    from kbert.tasks.classifier import TextClassifier
+
+    clf = TextClassifier.from_preset(str(hf_folders["albert"]), labels=["x", "y"], pooling="cls", seq_len=48)
+    result = export_hf(clf, str(tmp_path / "hf"))
+    hf = transformers.AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "hf")).eval()
+    assert result["architecture"] == "AlbertForSequenceClassification" and hf.config.id2label == {0: "x", 1: "y"}
+    tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    enc = tok(sentences, padding=True, return_tensors="pt")
+    x = {"token_ids": enc["input_ids"].numpy().astype("int32"), "padding_mask": enc["attention_mask"].numpy().astype("int32")}
+    x["segment_ids"] = np.zeros_like(x["token_ids"])
+    with torch.no_grad():
+        ref = hf(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.numpy()
+    np.testing.assert_allclose(np.asarray(clf(x)["logits"]), ref, atol=1e-4)

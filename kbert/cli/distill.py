@@ -100,8 +100,9 @@ def load_config(args) -> dict:
 def validate(args):
     """Checks before anything is imported or trained (kbert.cli runs this before `run`)."""
     from kbert.output_dir import check_output_dir
+    from kbert.validation import check_distill
 
-    load_config(args)
+    check_distill(load_config(args))
     check_output_dir(args.out)
 
 

@@ -71,8 +71,9 @@ def load_config(args) -> FinetuneConfig:
 def validate(args):
     """Checks before anything is imported or trained (kbert.cli runs this before `run`)."""
     from kbert.output_dir import check_output_dir
+    from kbert.validation import check_finetune
 
-    load_config(args)
+    check_finetune(load_config(args).to_dict())
     check_output_dir(args.out)
 
 

@@ -78,10 +78,8 @@ def run(content: bytes, inputs, num_threads: int = 2, latency_runs: int = 0):
 
 
 def _schema():
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-    except ImportError:  # pragma: no cover - older ai-edge-litert
-        from tensorflow.lite.python import schema_py_generated as schema
+    from ai_edge_litert import schema_py_generated as schema
+
     return schema
 
 

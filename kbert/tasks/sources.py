@@ -14,7 +14,7 @@ and, for a saved kbert model, the loaded model and its settings (`meta`). Every 
   `spiece.model`);
 - `minilm`: the real all-MiniLM-L6-v2 (Hugging Face folder in kbert's asset cache);
 - a Hugging Face checkpoint folder (`config.json` + weights + vocabulary), or a Hub name
-  (`bert-base-uncased`, `hf://owner/name`; downloaded once into the Hugging Face cache);
+  (`"bert-base-uncased"`, `"hf://owner/name"`; `kbert.checkpoints.hf.names_hub_repo`);
 - a `.keras` file saved by a kbert task model (`TextClassifier.save("clf.keras")`): the model with
   its preprocessor, labels and settings;
 - a kbert model directory (`model.keras` + `kbert.json`, what `kbert finetune|distill|pretrain`
@@ -137,22 +137,14 @@ def resolve(name, tokenizer_dir=None, seq_len: int = 128, compile: bool = True) 
         if meta.get("tokenizer_files") and not tokenizer_dir and getattr(model, "preprocessor", None) is None:
             tok = tokenizers.from_folder(name, meta.get("family") or "bert")
         return _from_model(model, name, tokenizer_dir, meta=meta, tokenizer=tok)
-    if os.path.isdir(name):
-        from kbert.checkpoints.hf import load_hf
+    from kbert.checkpoints.hf import load_hf, names_hub_repo
 
-        ck = load_hf(name)
+    if os.path.isdir(name) or (name not in PRESETS and not name.endswith(".keras") and names_hub_repo(name)):
+        ck = load_hf(name)  # a Hugging Face folder, or a Hub name (bert-base-uncased, hf://owner/name)
         tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
         return Source(ck.backbone, tok, ck.family, name)
-    if name not in PRESETS and (name.endswith(".keras") or name.startswith((".", os.path.sep))):
+    if name not in PRESETS and (os.path.sep in name or name.endswith(".keras")):
         raise KbertInputError(f"{name}: no such file or folder")
-    if name not in PRESETS and (name.startswith("hf://") or "/" in name or "-" in name):
-        from kbert.checkpoints.hf import is_hub_name, load_hf
-
-        if not is_hub_name(name):
-            raise KbertInputError(f"{name}: no such file or folder")
-        ck = load_hf(name)  # a Hugging Face Hub name: bert-base-uncased, hf://owner/name
-        tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
-        return Source(ck.backbone, tok, ck.family, name)
     preset = get_preset(name)
     if tokenizer_dir:
         tok = tokenizers.from_folder(tokenizer_dir, preset.family)
