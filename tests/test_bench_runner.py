@@ -73,11 +73,11 @@ def test_all_runs_every_script_tolerates_failure_and_writes_report(fake_bench, c
     assert record["figures"]["quick_seen"] is True and record["quick"] is True
     md = (fake_bench / "RESULTS.md").read_text()
     assert "## ok_script (quick)" in md and "| model.torch_ms | 10.00 |" in md
-    assert "| kbert <= torch | 0.85 | – | 1.00 | ✅ met |" in md and "| size | 120 | – | 100 | ❌ missed |" in md
+    assert "| kbert <= torch | 0.85 | – | 1.00 | ✅ met |" in md and "| size | 120.00 | – | 100 | ❌ missed |" in md
     assert "1/2 ❌" in md and "![ok_script](results/quick/ok_script.png)" in md
     assert (fake_bench / "results" / "quick" / "ok_script.png").stat().st_size > 1000
     readme = (fake_bench.parent / "README.md").read_text()
-    assert "| [`ok_script`](bench/RESULTS.md#ok_script-quick) | size | 120 | <= 100 | missed | quick, " in readme
+    assert "| [`ok_script`](bench/RESULTS.md#ok_script-quick) | size | 120.00 | <= 100 | missed | quick, " in readme
 
 
 def test_quick_run_keeps_the_full_result(fake_bench):
