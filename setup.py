@@ -26,6 +26,8 @@ EXTRAS = {
     # Data and baselines for fine-tuning recipes and benchmarks.
     "tasks": ["scikit-learn", "seqeval", "rdata"],
     "serving": ["tensorflow-serving-api==2.21.*"],
+    # Benchmarks only (bench/): ONNX Runtime beside torch and kbert, as a Hugging Face user runs BERT on CPU.
+    "bench": ["torch==2.13.0", "transformers", "onnxruntime", "onnx", "onnxscript", "scikit-learn"],
 }
 
 setup(

@@ -248,16 +248,19 @@ def result_path(name: str, quick: bool, results_dir: str = RESULTS) -> str:
 
 
 def write_result(name: str, figures: dict, notes: list | None = None, quick: bool = False,
-                 datasets: dict | None = None, results_dir: str = RESULTS, final: bool = True) -> str:
+                 datasets: dict | None = None, results_dir: str = RESULTS, final: bool = True,
+                 script: str | None = None) -> str:
     """Write the record of one run (full: results/NAME.json; quick: results/quick/NAME.json).
 
     `notes` is a list of `note(...)` parts (strings are refused: notes are rendered from templates).
     The load line and, for quick runs, the quick-mode line are added here; so is every target's
     conclusion. `final=False` writes a partial record (a long run's progress) marked `partial`.
+    `script`: the file holding the NOTES templates and the code that produced the figures (default: the
+    running bench script), for thin wrappers such as bench/serving_latency_finetuned.py.
     """
     if isinstance(notes, str):
         raise TypeError("notes must be note(...) parts rendered from the script's NOTES templates, not text")
-    script = script_path(name)
+    script = os.path.abspath(script) if script else script_path(name)
     prov = provenance(script)
     parts = list(notes or [])
     before, after = prov["loadavg_before"][0], prov["loadavg_after"][0]
