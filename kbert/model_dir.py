@@ -24,8 +24,10 @@ import tempfile
 from dataclasses import dataclass
 
 from kbert import tokenizers
+from kbert._compat.sentencepiece import make_durable
 from kbert.atomic import publish_dir
 from kbert.errors import KbertInputError
+from kbert.output_dir import check_output_dir
 
 MODEL_FILE = "model.keras"
 META_FILE = "kbert.json"
@@ -63,6 +65,7 @@ def save_model_dir(path, model, tokenizer, task: str, seq_len: int, labels=None,
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise KbertInputError(f"{path} exists; pass overwrite=True to replace it")
+    check_output_dir(path, flag="")  # only a kbert model directory is ever replaced, never a user's folder
     if family is None:
         encoder = getattr(model, "backbone", None) or _find_backbone(model)
         family = family_of(encoder) if encoder is not None else None
@@ -130,6 +133,7 @@ def load_model_dir(path, compile: bool = False) -> ModelDir:
     model_path = os.path.join(path, MODEL_FILE)
     if not os.path.isfile(model_path):
         raise KbertInputError(f"{path}: {MODEL_FILE} is missing")
+    make_durable()  # a SentencePiece tokenizer inside the model survives keras.utils.set_random_seed
     try:
         model = keras.saving.load_model(model_path, compile=compile, safe_mode=True)
     except Exception as e:

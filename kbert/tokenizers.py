@@ -20,10 +20,9 @@ import unicodedata
 import keras
 import keras_hub
 
+from kbert._compat import keras_hub as hub_compat
+from kbert._compat.sentencepiece import make_durable
 from kbert.errors import KbertInputError
-from kbert.sentencepiece_resource import make_durable
-
-make_durable()  # SentencePiece pipelines survive keras.utils.set_random_seed (tensorflow/text#570)
 
 WORDPIECE_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_FILE = "vocab.txt"
@@ -93,14 +92,8 @@ class _HFNormalization:
                 inputs = tf.convert_to_tensor(inputs)
             inputs = hf_normalize_tf(inputs, self.hf_lowercase, self.hf_strip_accents)
         else:
-            from keras_hub.src.utils.tensor_utils import canonicalize_python_string_inputs, restore_outer_shape
-
-            flat, batched, outer_shape = canonicalize_python_string_inputs(inputs)
-            flat = [hf_normalize_python(t, self.hf_lowercase, self.hf_strip_accents) for t in flat]
-            if outer_shape is not None:
-                inputs = restore_outer_shape(flat, outer_shape)
-            else:
-                inputs = flat if batched else flat[0]
+            inputs = hub_compat.map_python_strings(
+                inputs, lambda t: hf_normalize_python(t, self.hf_lowercase, self.hf_strip_accents))
         return super().tokenize(inputs)
 
     def get_config(self):
@@ -172,6 +165,7 @@ def sentencepiece(proto, **kwargs):
         spm.SentencePieceProcessor(model_proto=proto)
     except Exception as e:
         raise KbertInputError(f"SentencePiece model is not valid: {e}") from e
+    make_durable()  # its pipelines survive keras.utils.set_random_seed (tensorflow/text#570)
     try:
         return keras_hub.models.AlbertTokenizer(proto=proto, **kwargs)
     except ValueError as e:

@@ -81,14 +81,36 @@ def test_resumes_after_a_crash(tmp_path, monkeypatch):
 
     from kbert.training import callbacks as cb
 
-    real = cb.fault_tolerance
-    monkeypatch.setattr(cb, "fault_tolerance", lambda d: real(d) + [Crash()])
+    real = cb.epoch_checkpoints
+    monkeypatch.setattr(cb, "epoch_checkpoints", lambda *a, **k: real(*a, **k) + [Crash()])
     with pytest.raises(RuntimeError, match="simulated crash"):
         finetune.finetune(config, str(tmp_path / "out"), say=lambda *a: None, verbose=0)
-    monkeypatch.setattr(cb, "fault_tolerance", real)
+    monkeypatch.setattr(cb, "epoch_checkpoints", real)
     assert os.path.isdir(tmp_path / "out" / "training" / "backup")
     finetune.finetune(config, str(tmp_path / "out"), say=lambda *a: None, verbose=0)
     epochs = [line.split(",")[0] for line in (tmp_path / "out" / "history.csv").read_text().splitlines()[1:]]
     # the crashed run logged epoch 0 (the crash hits before epoch 1 is logged but after its backup);
     # the rerun continues at epoch 2 instead of starting again from 0
     assert epochs == ["0", "2"]
+
+
+def test_eval_data_labels_take_the_training_ids(tmp_path, capsys):
+    """An eval file holding only "pos" rows is scored against the training ids (neg=0, pos=1), not a list
+    of its own (where "pos" would become id 0, i.e. "neg")."""
+    data = _csv(tmp_path / "train.csv", n=16)
+    only_pos = tmp_path / "eval_pos.csv"
+    only_pos.write_text("text,label\n" + "".join(f"great fun number {i},pos\n" for i in range(6)))
+    out = tmp_path / "clf"
+    args = ["finetune", "--quiet", "--task", "classify", "--model", "bert_tiny", "--data", str(data),
+            "--epochs", "1", "--seq-len", "12", "--batch-size", "8"]
+    assert cli.main(args + ["--eval-data", str(only_pos), "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["test"]["n"] == 6 and m["test"]["confusion_matrix"][0] == [0, 0]  # no gold "neg"
+    assert sum(m["test"]["confusion_matrix"][1]) == 6
+    # a label training never saw: exit 2 naming the file, row and label, before any training
+    unseen = tmp_path / "eval_unseen.csv"
+    unseen.write_text("text,label\nfine,pos\nmeh,neutral\n")
+    assert cli.main(args + ["--eval-data", str(unseen), "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err
+    assert f"{unseen}: row 3: label 'neutral' is not in the label set ['neg', 'pos']" in err
+    assert not (tmp_path / "o2").exists()

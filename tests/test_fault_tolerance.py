@@ -105,3 +105,59 @@ def test_sigkill_mid_run_resumes_without_lost_or_repeated_steps(tmp_path):
     assert a.meta["steps"] == b.meta["steps"] == 40
     for wa, wb in zip(a.model.weights, b.model.weights):
         np.testing.assert_allclose(wa.numpy(), wb.numpy(), atol=1e-5, rtol=1e-4)
+
+
+def test_best_weights_and_early_stopping_state_survive_a_resume(tmp_path):
+    """A rerun after a kill keeps the best val_loss and the patience counter of the killed run, so the
+    first (worse) epoch after the resume neither replaces best.weights.h5 nor resets early stopping."""
+    work = str(tmp_path / "work")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = x @ np.array([[1.0], [-2.0], [0.5], [1.5]], "float32")
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        m.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+        return m
+
+    class Kill(keras.callbacks.Callback):  # dies after epoch 1 is fully checkpointed
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("killed")
+
+    first = model()
+    with pytest.raises(RuntimeError, match="killed"):
+        first.fit(x, y, validation_data=(x, y), epochs=6, batch_size=16, verbose=0,
+                  callbacks=cb.epoch_checkpoints(work, patience=2) + [Kill()])
+    best_file = os.path.join(work, "best.weights.h5")
+    saved = open(best_file, "rb").read()
+    # the rerun learns garbage (labels flipped, large steps): every epoch after the resume is worse
+    second = model()
+    second.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    callbacks = cb.epoch_checkpoints(work, patience=2)
+    hist = second.fit(x, -y * 10, validation_data=(x, y), epochs=6, batch_size=16, verbose=0, callbacks=callbacks)
+    assert open(best_file, "rb").read() == saved  # fresh state would have saved the resumed epoch 2
+    stop = callbacks[1]
+    assert stop.best_epoch == 1 and stop.stopped_epoch == 3  # patience 2 counted from epoch 1, not from the resume
+    assert len(hist.history["loss"]) == 2  # epochs 2 and 3 ran, then early stopping
+
+
+def test_persistent_state_restores_the_epoch_the_rerun_starts_at(tmp_path):
+    path = str(tmp_path / "state.json")
+
+    class Counter(keras.callbacks.Callback):
+        n = 0
+
+    c = Counter()
+    state = cb.PersistentState(path, {"c": (c, ("n",))})
+    for epoch in range(3):
+        c.n = 10 * (epoch + 1)
+        state.on_epoch_end(epoch)
+    fresh = Counter()
+    again = cb.PersistentState(path, {"c": (fresh, ("n",))})
+    again.on_train_begin()
+    again.on_epoch_begin(2)  # a rerun resuming at epoch 2 gets the state written after epoch 1
+    assert fresh.n == 20
+    again.on_epoch_begin(3)  # only the first epoch of a run restores
+    assert fresh.n == 20

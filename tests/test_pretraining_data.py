@@ -219,9 +219,9 @@ def test_sentencepiece_pipeline_survives_seeding_after_it_is_built(docs_dir, sen
     SentencePiece model under every pipeline built before it ("SentencepieceOp resource does not exist")."""
     import keras
 
-    from kbert.sentencepiece_resource import make_durable
+    from kbert._compat.sentencepiece import make_durable
 
-    assert make_durable()  # applied on import of kbert.tokenizers; idempotent
+    assert make_durable()  # applied when kbert builds a SentencePiece tokenizer; idempotent
     ds = P.pretraining_dataset(docs_dir, sentencepiece, seq_len=32, batch_size=4, objective="sop", seed=0)
     before = next(iter(ds))[0]["token_ids"].numpy()
     keras.utils.set_random_seed(1)

@@ -1,5 +1,7 @@
 """The `kbert` command. Argument parsing only: each subcommand lives in one `kbert/cli/` module
-that defines `add_arguments(parser)` and `run(args) -> int | None`.
+that defines `add_arguments(parser)` and `run(args) -> int | None`, and may define `validate(args)`:
+checks that need no TensorFlow (argument ranges, files, `--out`), run before `run` so that a bad
+input exits 2 at once, before anything is imported, built or trained.
 
 Exit codes: 0 ok, 2 bad input (a `KbertInputError` or a usage error), 1 failure.
 Errors print as one line; `--debug` shows the traceback.
@@ -84,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[sub_common],
         )
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        sub.set_defaults(_run=module.run, _validate=getattr(module, "validate", None))
     return parser
 
 
@@ -95,6 +97,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        if args._validate is not None:
+            args._validate(args)
         code = args._run(args)
         return int(code or 0)
     except KbertInputError as e:

@@ -93,6 +93,14 @@ def load_config(args) -> dict:
     return config
 
 
+def validate(args):
+    """Checks before anything is imported or trained (kbert.cli runs this before `run`)."""
+    from kbert.output_dir import check_output_dir
+
+    load_config(args)
+    check_output_dir(args.out)
+
+
 def latency_ms(models: dict, inputs: dict, rounds: int = 5, repeats: int = 10) -> dict:
     """Median CPU latency of each model on the same `inputs`, rounds interleaved."""
     import statistics

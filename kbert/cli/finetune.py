@@ -97,6 +97,14 @@ def load_config(args) -> dict:
     return config
 
 
+def validate(args):
+    """Checks before anything is imported or trained (kbert.cli runs this before `run`)."""
+    from kbert.output_dir import check_output_dir
+
+    load_config(args)
+    check_output_dir(args.out)
+
+
 # ---------------------------------------------------------------- model
 
 
@@ -166,8 +174,11 @@ class _Listing:  # a list with .subset, so QA examples split like the other cont
         return _Listing([self.items[i] for i in index])
 
 
-def read_data(config, spec: str):
-    """Load one --data value for config['task'] (a ClassificationData, NerData or _Listing)."""
+def read_data(config, spec: str, label_names=None):
+    """Load one --data value for config['task'] (a ClassificationData, NerData or _Listing).
+
+    `label_names` (the training data's) fixes the label ids: an evaluation file must use them, and a
+    label it holds that training never saw is an error naming the file and row."""
     from kbert import assets
     from kbert.data import datasets
     from kbert.errors import KbertInputError
@@ -189,12 +200,13 @@ def read_data(config, spec: str):
         if task == "classify":
             if spec.endswith(".jsonl"):
                 data = datasets.read_jsonl_classification(spec, config["text_column"], config["label_column"],
-                                                          config["text_b_column"], multi_label=config["multi_label"])
+                                                          config["text_b_column"], label_names=label_names,
+                                                          multi_label=config["multi_label"])
             else:
                 data = datasets.read_csv(spec, config["text_column"], config["label_column"], config["text_b_column"],
-                                         multi_label=config["multi_label"])
+                                         label_names=label_names, multi_label=config["multi_label"])
         elif task == "ner":
-            data = datasets.read_conll(spec)
+            data = datasets.read_conll(spec, label_names=label_names)
         else:
             data = datasets.read_squad(spec)
     else:
@@ -209,7 +221,9 @@ def splits(config):
     data = read_data(config, config["data"])
     seed = int(config["seed"])
     if config["eval_data"]:
-        train, evaluation = data, read_data(config, config["eval_data"])
+        # the evaluation file's labels take the training data's ids (never a list of its own)
+        train = data
+        evaluation = read_data(config, config["eval_data"], None if config["task"] == "qa" else data.label_names)
         val, test = evaluation, evaluation
     elif config["data"].startswith("tfds:") and ":" not in config["data"][5:]:
         name = config["data"][5:]
@@ -362,7 +376,7 @@ def finetune(config, out, say=print, verbose=1) -> dict:
     import keras
 
     from kbert.model_dir import save_model_dir
-    from kbert.training.callbacks import fault_tolerance
+    from kbert.training.callbacks import epoch_checkpoints
 
     t0 = time.time()
     keras.utils.set_random_seed(int(config["seed"]))
@@ -384,12 +398,8 @@ def finetune(config, out, say=print, verbose=1) -> dict:
     work = os.path.join(out, "training")
     os.makedirs(work, exist_ok=True)
     history_csv = os.path.join(work, "history.csv")
-    callbacks = fault_tolerance(os.path.join(work, "backup")) + [
-        keras.callbacks.EarlyStopping("val_loss", patience=int(config["patience"]), restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(os.path.join(work, "best.weights.h5"), "val_loss", save_best_only=True,
-                                        save_weights_only=True),
-        keras.callbacks.CSVLogger(history_csv, append=True),
-    ]
+    callbacks = epoch_checkpoints(work, "val_loss", patience=int(config["patience"])) + [
+        keras.callbacks.CSVLogger(history_csv, append=True)]
     t1, c1 = time.time(), time.process_time()
     model.fit(x_tr, y_tr, validation_data=(x_va, y_va), epochs=epochs, batch_size=batch, callbacks=callbacks,
               verbose=verbose)

@@ -229,11 +229,12 @@ class Signatures:
         """
         import tensorflow as tf
         import tensorflow_text as tf_text
-        from keras_hub.src.tokenizers import word_piece_tokenizer as wp
+
+        from kbert._compat import keras_hub as hub_compat
 
         tok = self.tokenizer
         if not self.wordpiece:
-            ids, starts, ends = tok._sentence_piece.tokenize_with_offsets(text)
+            ids, starts, ends = hub_compat.sentencepiece_op(tok).tokenize_with_offsets(text)
             starts, ends = tf.cast(starts, tf.int32), tf.cast(ends, tf.int32)
             pieces = tf.gather(tf.constant(tok.get_vocabulary()), ids.flat_values)
             first = tf.cast(tf.strings.regex_full_match(pieces, "\u2581.*"), tf.int32)
@@ -242,10 +243,7 @@ class Signatures:
             lead = tf.strings.length(covered) - tf.strings.length(tf.strings.regex_replace(covered, r"^\s+", ""))
             starts = starts.with_flat_values(starts.flat_values + lead)
             return ids, starts, ends, ids.with_flat_values(first)
-        if tok.split_on_cjk:
-            split, keep = wp.WHITESPACE_PUNCTUATION_AND_CJK_REGEX, wp.PUNCTUATION_AND_CJK_REGEX
-        else:
-            split, keep = wp.WHITESPACE_AND_PUNCTUATION_REGEX, wp.PUNCTUATION_REGEX
+        split, keep = hub_compat.wordpiece_split_patterns(tok.split_on_cjk)
         words, starts, ends = tf_text.regex_split_with_offsets(text, split, keep)
         starts, ends = tf.cast(starts, tf.int32), tf.cast(ends, tf.int32)
         per_word = tok(words)  # [B, W, P]: each word re-split to itself, then WordPiece

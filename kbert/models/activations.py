@@ -8,6 +8,7 @@ state, so kbert lets the backbone use the right one.
 
 import keras
 
+from kbert._compat.keras_hub import feedforward_dense
 from kbert.errors import KbertInputError
 
 EXACT = ("gelu",)
@@ -28,4 +29,4 @@ def set_feedforward_activation(transformer_layers, name: str):
     """Point every keras-hub TransformerEncoder's MLP at the GELU called `name`."""
     fn = gelu(name)
     for layer in transformer_layers:
-        layer._feedforward_intermediate_dense.activation = fn
+        feedforward_dense(layer).activation = fn

@@ -16,15 +16,14 @@
 import keras
 import keras_hub
 
-from keras_hub.src.utils.keras_utils import gelu_approximate
-
+from kbert._compat.keras_hub import gelu_approximate
 from kbert.models.activations import EXACT
 
 
 def mlm_head(encoder, name: str = "mlm_head") -> keras_hub.layers.MaskedLMHead:
     """Masked-LM head tied to `encoder.token_embedding` (decoder weights = embedding matrix)."""
     exact = getattr(encoder, "hidden_activation", "gelu") in EXACT
-    activation = "gelu" if exact else gelu_approximate  # serializable forms (no lambdas)
+    activation = "gelu" if exact else gelu_approximate()  # serializable forms (no lambdas)
     policy = encoder.dtype_policy
     # Under mixed precision keras-hub's head adds its float32 bias to float16 logits and fails;
     # the vocabulary softmax wants float32 anyway, so the head computes in float32.

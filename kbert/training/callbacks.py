@@ -178,6 +178,82 @@ def resume(model, directory) -> int:
     return step
 
 
+class PersistentState(keras.callbacks.Callback):
+    """Carry other callbacks' counters across a resumed `fit` (`BackupAndRestore` restores only the model).
+
+    After each epoch the named attributes of the given callbacks (e.g. `EarlyStopping.wait/best`,
+    `ModelCheckpoint.best`) are written to the JSON file `path`, keyed by epoch; when `fit` starts at
+    epoch E (a resumed run), the state written after epoch E - 1 is put back before E begins. Place it
+    after the callbacks it watches and before `BackupAndRestore`, so a kill between the two leaves
+    state that matches the epoch the rerun restarts at.
+    """
+
+    def __init__(self, path: str, watched: dict):
+        super().__init__()
+        self.path = os.fspath(path)
+        self.watched = dict(watched)  # name -> (callback, attribute names)
+        self._started = False
+
+    def _read(self) -> dict:
+        try:
+            with open(self.path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def on_train_begin(self, logs=None):
+        self._started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._started:
+            return
+        self._started = True
+        state = self._read().get(str(epoch - 1)) if epoch > 0 else None
+        for name, (callback, attrs) in self.watched.items():
+            for attr, value in (state or {}).get(name, {}).items():
+                if attr in attrs:
+                    setattr(callback, attr, value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not _is_chief():
+            return
+        record = {name: {a: _plain(getattr(cb, a)) for a in attrs if hasattr(cb, a)}
+                  for name, (cb, attrs) in self.watched.items()}
+        states = {k: v for k, v in self._read().items() if int(k) < epoch}
+        states[str(epoch)] = record
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(states, f)
+        os.replace(tmp, self.path)
+
+
+def _plain(value):
+    value = value.item() if hasattr(value, "item") else value
+    return float(value) if isinstance(value, float) else value  # json writes inf/nan as Infinity/NaN
+
+
+def epoch_checkpoints(work: str, monitor: str = "val_loss", patience: int = 2) -> list:
+    """Callbacks of a resumable epoch-based `fit` writing into the folder `work`.
+
+    Stop on NaN/Inf; early stopping on `monitor`; the best weights in `work/best.weights.h5`; both
+    callbacks' counters in `work/callback_state.json`; Keras `BackupAndRestore` in `work/backup`.
+    A rerun after a kill resumes at the interrupted epoch with the best score and the patience
+    counter it had, so a worse epoch after the resume never replaces the best weights. Load
+    `work/best.weights.h5` after `fit` for the best epoch's weights.
+    """
+    # restore_best_weights stays off: its in-memory copy is lost in a kill (and, unset after a resume,
+    # Keras takes the resumed epoch as the best); the caller loads work/best.weights.h5 instead
+    stop = keras.callbacks.EarlyStopping(monitor, patience=int(patience))
+    best = keras.callbacks.ModelCheckpoint(os.path.join(work, "best.weights.h5"), monitor, save_best_only=True,
+                                           save_weights_only=True)
+    state = PersistentState(os.path.join(work, "callback_state.json"),
+                            {"early_stopping": (stop, ("wait", "best", "best_epoch")),
+                             "best_weights": (best, ("best",))})
+    first, backup = fault_tolerance(os.path.join(work, "backup"))
+    return [first, stop, best, state, backup]
+
+
 def fault_tolerance(directory: str, every_steps: int | None = None, keep: int = 2) -> list:
     """The callbacks every kbert trainer uses: stop on NaN/Inf, plus resumable checkpoints.
 

@@ -42,6 +42,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from kbert._compat.keras_engine import run_graph_with
 from kbert.errors import KbertInputError
 
 ENCODER_INPUTS = ("token_ids", "padding_mask", "segment_ids")
@@ -112,7 +113,7 @@ def distillation_view(model, head=None, layers=(-1,)) -> keras.Model:
 
         return call
 
-    outputs = model._run_through_graph(inputs, operation_fn=swap)  # Keras' own graph runner
+    outputs = run_graph_with(model, inputs, swap)  # Keras' own graph runner
     if "hidden" not in captured:
         raise KbertInputError(f"could not trace the backbone of {model.name!r}")
     return keras.Model(inputs, {"logits": outputs["logits"], "hidden": captured["hidden"]},

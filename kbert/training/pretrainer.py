@@ -44,10 +44,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from kbert._compat.keras_engine import FirstReplicaBuild, in_multi_worker_mode
 from kbert.models.heads import SentencePairHead, mlm_head
 
 
-class Pretrainer(keras.Model):
+class Pretrainer(FirstReplicaBuild, keras.Model):
     """MLM + a sentence-pair objective over a backbone; see `BertPretrainer` / `AlbertPretrainer`.
 
     Args:
@@ -114,7 +115,7 @@ class Pretrainer(keras.Model):
         results = {name: m.result() for name, m in t.items()}
         strategy = tf.distribute.get_strategy()
         multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-        if multi_worker and strategy.extended._in_multi_worker_mode():
+        if multi_worker and in_multi_worker_mode(strategy):
             # Keras reduces multi-worker logs with `strategy.reduce("MEAN", v, axis=0)`, which needs a batch
             # axis (a scalar fails: "Invalid reduction dimension 0"); [1] per replica -> the global mean scalar.
             results = {name: tf.reshape(v, [1]) for name, v in results.items()}
@@ -137,20 +138,6 @@ class Pretrainer(keras.Model):
         outputs = self(x, training=False)
         loss, parts = self.losses_and_metrics(y, outputs)
         return self._update(loss, parts)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras (3.15) peeks at the first distributed batch and reduces it with `strategy.reduce("MEAN", batch)`;
-        # TF's `reduce` does not take nested values, and under MultiWorkerMirroredStrategy (num_workers > 1) it
-        # sends the whole `({"token_ids": PerReplica, ...}, {...})` batch to a collective all-reduce, which
-        # fails with "Attempt to convert a value ({'token_ids': PerReplica..." (keras-team/keras#20329).
-        # Building only needs shapes and dtypes: take the first local replica's tensors instead.
-        if iterator is not None and self._distribute_strategy is not None:
-            for _, _, it in iterator:
-                data_batch = tf.nest.map_structure(
-                    lambda v: v.values[0] if isinstance(v, tf.distribute.DistributedValues) else v, next(it))
-                break
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     @property
     def metrics(self):

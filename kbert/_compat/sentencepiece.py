@@ -7,9 +7,9 @@ fails later, deep inside `fit`, with "Resource localhost/_0_SentencepieceOp/... 
 after building the pipeline is the natural order in a training script.
 
 `make_durable()` gives each SentencePiece resource a unique `shared_name`: a named resource belongs to the
-resource manager, not to the kernel, so it outlives the kernel cache. Applied once when `kbert.tokenizers`
-is imported; it covers every way a tokenizer is built (kbert, keras-hub presets, `.keras` files).
-SavedModels keep the unique name they were traced with, so two different models never share one.
+resource manager, not to the kernel, so it outlives the kernel cache. kbert calls it wherever it builds or
+loads a SentencePiece tokenizer (`kbert.tokenizers.sentencepiece`, `from_folder`, model loading), never at
+import time. SavedModels keep the unique name they were traced with, so two different models never share one.
 """
 
 from __future__ import annotations
@@ -17,22 +17,28 @@ from __future__ import annotations
 import itertools
 import uuid
 
+from kbert._compat import check
+
 _counter = itertools.count()
 _PREFIX = f"kbert_spm_{uuid.uuid4().hex}"  # unique per process; the counter per tokenizer
+TOUCH = "durable SentencePiece resources (tensorflow/text#570)"
 
 
 def make_durable() -> bool:
-    """Patch tf-text's SentencePiece model resource to use a unique `shared_name`. Returns False (and
-    changes nothing) if this tf-text version lacks the private pieces it relies on."""
+    """Patch tf-text's SentencePiece model resource to use a unique `shared_name` (idempotent). Returns
+    False (and changes nothing) if tf-text is not installed."""
     try:
         from tensorflow.python.framework import ops
         from tensorflow_text.python.ops import sentencepiece_tokenizer as spt
     except ImportError:
         return False
+    check("tensorflow-text", TOUCH)
     cls = getattr(spt, "_SentencepieceModelResource", None)
     gen = getattr(spt, "gen_sentencepiece_tokenizer", None)
     if cls is None or gen is None:
-        return False
+        from kbert._compat import CompatError
+
+        raise CompatError(f"{TOUCH}: this tensorflow-text has no _SentencepieceModelResource")
     if getattr(cls, "_kbert_durable", False):
         return True
 
