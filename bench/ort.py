@@ -1,6 +1,6 @@
 """ONNX Runtime, the way a Hugging Face user runs BERT on CPU: export, graph optimizations, dynamic int8.
 
-Shared by bench/encoder_latency.py, bench/tflite_modes.py and bench/dynamic_padding.py (no `__main__`:
+Shared by bench/encoder_latency.py, bench/tflite_modes.py and bench/dynamic_padding.py (a helper without a main block:
 not a bench script). Needs the bench extra: `pip install -e .[bench]` (onnxruntime, onnx, onnxscript).
 
     sessions = ort_sessions(torch_model, workdir, threads=2)   # {"ort_fp32": ..., "ort_int8": ...}
