@@ -238,7 +238,7 @@ def generate(results_dir: str = RESULTS, out: str | None = None, readme: str | N
     others = [r for r in records if r not in main]
     for r in main + others:
         if others and r is others[0]:
-            lines += ["# Quick results shadowed by a full one", ""]
+            lines += ["# Older or quick results shadowed by the ones above", ""]
         png = None
         if not r.get("error"):
             try:

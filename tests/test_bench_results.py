@@ -99,7 +99,7 @@ def test_quick_run_never_replaces_the_full_result(demo):
     assert [r["_file"] for r in report.shown(records)] == ["demo.json"]
     md = open(report.generate(str(d / "results"))).read()
     assert "| [demo](#demo) |" in md and "full | current | 1/2 ❌ |" in md
-    assert "# Quick results shadowed by a full one" in md and "## demo (quick)" in md
+    assert "# Older or quick results shadowed by the ones above" in md and "## demo (quick)" in md
     (d / "results" / "demo.json").unlink()  # no full one: the quick one is shown, marked
     assert [r["_file"] for r in report.shown(report.load(str(d / "results")))] == ["quick/demo.json"]
 
