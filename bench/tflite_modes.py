@@ -95,7 +95,7 @@ def ort_side_by_side(models, side: dict, feed: dict, targets: dict) -> dict:
 
     torch.set_num_threads(THREADS)
     out = {}
-    ids, mask = feed["token_ids"], feed["padding_mask"]
+    ids, mask = feed["ids"], feed["mask"]  # representative_inputs names them so (TFLite signature)
     for name in models:
         if name == "minilm_l6":
             from kbert import assets
