@@ -44,7 +44,6 @@ QUICK = os.path.join(RESULTS, "quick")
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
               "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "KBERT_BENCH_INTER_OP")
-_START = {"loadavg": list(os.getloadavg()), "time": time.time()}  # importing bench.common = the script's start
 
 # Templates shared by every script (referred to as "common:KEY" in notes_parts).
 TEMPLATES = {
@@ -226,6 +225,10 @@ def git(*args) -> str | None:
     return r.stdout.strip() if r.returncode == 0 else None
 
 
+_START = {"loadavg": list(os.getloadavg()), "time": time.time(),  # importing bench.common = the script's start
+          "commit": git("rev-parse", "HEAD"), "status": git("status", "--porcelain", "--untracked-files=no")}
+
+
 def script_path(name: str) -> str:
     """The script that produced result `name`: the running `__main__` when it is a bench script."""
     main = getattr(sys.modules.get("__main__"), "__file__", None)
@@ -235,8 +238,11 @@ def script_path(name: str) -> str:
 
 
 def provenance(script: str) -> dict:
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status),
+    """Commit and dirty flag at the script's start (and whether either changed before the end)."""
+    status, commit = _START["status"], _START["commit"]
+    end_status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status),
+            "changed_during_run": commit != git("rev-parse", "HEAD") or status != end_status,
             "script": os.path.relpath(script, ROOT), "script_sha256": sha256(script), "argv": sys.argv[1:],
             "loadavg_before": [round(x, 2) for x in _START["loadavg"]],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
