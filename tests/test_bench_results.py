@@ -57,9 +57,10 @@ def test_readme_measured_table_matches_the_results():
         "README's measured table differs from bench/results: run `kbert bench --report-only`"
 
 
-@pytest.fixture
-def demo(tmp_path):
+@pytest.fixture(scope="module")
+def demo_once(tmp_path_factory):
     """A throwaway repo: bench/common.py + a demo script, run once in full and once quick."""
+    tmp_path = tmp_path_factory.mktemp("demo")
     d = tmp_path / "bench"
     d.mkdir()
     (d / "__init__.py").write_text("")
@@ -73,6 +74,14 @@ def demo(tmp_path):
     full = json.loads((d / "results" / "demo.json").read_text())
     run("--quick")
     return tmp_path, d, full
+
+
+@pytest.fixture
+def demo(demo_once, tmp_path):
+    """A private copy of the demo repo (tests edit its script and results)."""
+    root, _, full = demo_once
+    shutil.copytree(root, tmp_path / "repo")
+    return tmp_path / "repo", tmp_path / "repo" / "bench", full
 
 
 def test_record_has_provenance_and_rendered_notes(demo):
