@@ -5,7 +5,7 @@
 Models: all-MiniLM-L6-v2 (real weights, head trained on real tweets: also accuracy per mode),
 BERT-base, DistilBERT-base, ALBERT-base (random weights: size/latency only). Baseline: `transformers`
 torch CPU BertForSequenceClassification (bert-base config), same input, 2 threads.
-Latency: median of `invoke()` in the TFLite interpreter (XNNPACK default delegate); for the int8
+Latency: median of `invoke()` in the LiteRT interpreter (`ai_edge_litert`, XNNPACK default delegate); for the int8
 modes also with `experimental_default_delegate_latest_features=True` (XNNPACK's newer kernels).
 The latencies the claims compare (BERT-base float32 / int8 modes, DistilBERT float32, torch) are
 measured again at the end **interleaved**: one call of each in turn, `ROUNDS` times, medians, so a
@@ -41,10 +41,10 @@ NOTES = {
 
 
 def interp_call(content, feed, latest=False):
-    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
 
-    interp = tf.lite.Interpreter(model_content=content, num_threads=THREADS,
-                                 experimental_default_delegate_latest_features=latest)
+    interp = Interpreter(model_content=content, num_threads=THREADS,
+                         experimental_default_delegate_latest_features=latest)
     interp.allocate_tensors()
     runner = interp.get_signature_runner()
     return lambda: runner(**feed)
@@ -183,9 +183,11 @@ def main(argv=None):
                 for set_name, (texts, ys) in sets.items():
                     inputs = accuracy_gate.default_inputs(tok, "classify", SEQ, texts)
                     r = accuracy_gate.compare(wrapper, content, inputs, "classify", labels=ys, latency_runs=0)
-                    m[set_name] = {k: round(r[k], 4) for k in ("agreement", "max_abs_diff", "mean_abs_diff",
+                    m[set_name] = {k: round(r[k], 4) for k in ("agreement", "agreement_excluding_ties",
+                                                                "max_abs_diff", "mean_abs_diff",
                                                                 "keras_accuracy", "tflite_accuracy",
                                                                 "metric_drop_points")}
+                    m[set_name]["metric_drop_ci95"] = [round(x, 3) for x in r["metric_drop_ci95"]]
             row[mode] = m
             print(name, mode, m, f"{time.time() - t0:.0f}s", flush=True)
             if (name, mode) in (("bert_base", "float32"), ("bert_base", "dynamic-int8"), ("bert_base", "int8"),

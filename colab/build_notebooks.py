@@ -7,7 +7,12 @@ import os
 
 import nbformat
 
-REPO = "kbert-ml/kbert"  # GitHub owner/name the badge and the Colab install cell point at
+# The one place that says where the notebooks install kbert from (and where their Colab badges point).
+# REPO: the GitHub owner/name this repository is published under (a placeholder until it is).
+# INSTALL: what the Colab cell pip-installs; once keras-kbert is on PyPI, make it "keras-kbert[tasks,mobile]".
+# After changing either, run `python colab/build_notebooks.py` (tests/test_notebooks.py checks it was run).
+REPO = "kbert-ml/kbert"
+INSTALL = f"keras-kbert[tasks,mobile] @ git+https://github.com/{REPO}"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -17,10 +22,14 @@ def badge(name):
 
 
 SETUP = [
-    ("code", f"""# In Colab: install kbert from the repository (a minute or two). Elsewhere: `pip install -e .` once.
+    ("code", f"""# In Colab: install kbert (a minute or two). Colab's TensorFlow and Keras stay installed when they are
+# in kbert's ranges (TensorFlow 2.18-2.21, Keras 3.10-3.15), so no runtime restart. Elsewhere: `pip install -e .`.
+# KBERT_SOURCE is set in one place, colab/build_notebooks.py (INSTALL); when the project is published on
+# PyPI it becomes "keras-kbert[tasks,mobile]" there, and the notebooks are rebuilt.
 import sys
+KBERT_SOURCE = "{INSTALL}"
 if "google.colab" in sys.modules:
-    !pip -q install "kbert[tasks,mobile] @ git+https://github.com/{REPO}"
+    !pip -q install "{{KBERT_SOURCE}}"
 """),
     ("code", """import os
 SMOKE = os.environ.get("KBERT_SMOKE") == "1"   # CI runs every notebook top to bottom with tiny sizes

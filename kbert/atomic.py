@@ -1,20 +1,27 @@
 """Publishing a directory atomically: write it completely under a temporary name in the same
 folder, then rename it into place, so a reader (TF Serving polling a model base, an exporter
-reading a model directory) never sees half of it."""
+reading a model directory) never sees half of it. `FileLock` lets one process at a time claim a
+name (a serving version) across processes."""
 
 import os
 import shutil
 
 
-def publish_dir(tmp: str, target: str) -> None:
+def publish_dir(tmp: str, target: str, replace: bool = True) -> None:
     """Rename the complete directory `tmp` to `target`.
 
     An existing `target` is swapped out with two renames (absent for an instant, never
     half-written) and put back if the second rename fails; the old copy is then deleted.
+    With `replace=False` an existing `target` is never touched: `FileExistsError`.
     """
     if not os.path.exists(target):
-        os.replace(tmp, target)
+        if not replace:
+            os.rename(tmp, target)  # rename(2) refuses a non-empty target directory (ENOTEMPTY)
+        else:
+            os.replace(tmp, target)
         return
+    if not replace:
+        raise FileExistsError(f"{target} exists")
     parent = os.path.dirname(os.path.abspath(target))
     old = os.path.join(parent, f".old-{os.path.basename(target)}-{os.path.basename(tmp)}")
     os.replace(target, old)
@@ -24,3 +31,55 @@ def publish_dir(tmp: str, target: str) -> None:
         os.replace(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+class FileLock:
+    """An advisory lock on the file `path` (`flock`), held by this process until `release`.
+
+    The kernel drops the lock when its holder dies (SIGKILL included), so a killed run never leaves a
+    stale lock behind; the lock file itself is removed on `release`.
+
+        >>> import tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), ".lock")
+        >>> a, b = FileLock(path), FileLock(path)
+        >>> a.acquire(), b.acquire()
+        (True, False)
+        >>> a.release(); b.acquire()
+        True
+    """
+
+    def __init__(self, path: str):
+        self.path = os.fspath(path)
+        self._fd = None
+
+    def acquire(self) -> bool:
+        """Take the lock if no other holder has it; True when taken (never waits)."""
+        import fcntl
+
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            try:  # the previous holder may have removed the file between our open and flock
+                current = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                self._fd = fd
+                return True
+            os.close(fd)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.remove(self.path)  # while still holding it, so no one takes a lock on a removed file
+        except FileNotFoundError:
+            pass
+        os.close(self._fd)
+        self._fd = None

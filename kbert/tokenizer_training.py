@@ -12,7 +12,8 @@ write the files `kbert.tokenizers.from_folder` loads (`vocab.txt` or `spiece.mod
 - WordPiece: keras-hub's `compute_word_piece_vocabulary` (tensorflow-text's BERT vocab learner),
   uncased with accents stripped, specials `[PAD] [UNK] [CLS] [SEP] [MASK]` at ids 0-4.
 - SentencePiece: `sentencepiece` unigram model over split sentences with ALBERT's specials
-  `<pad>`=0, `<unk>`=1, `[CLS]`=2, `[SEP]`=3, `[MASK]`=4, lower-cased (NFKC + case folding) as ALBERT.
+  `<pad>`=0, `<unk>`=1, `[CLS]`=2, `[SEP]`=3, `[MASK]`=4, lower-cased (NFKC + case folding) as ALBERT
+  (`lowercase=False`: a cased model); accents are kept (`keep_accents: true` in tokenizer_config.json).
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ def _sentences(corpus, max_documents=None):
 
 def train_sentencepiece(corpus="bundled", vocab_size: int = 8000, out: str | None = None,
                         model_type: str = "unigram", max_sentences: int = 2_000_000, max_documents=None,
-                        seed: int = 0):
-    """Learn a SentencePiece model with ALBERT's specials; returns a keras-hub `AlbertTokenizer`."""
+                        seed: int = 0, lowercase: bool = True):
+    """Learn a SentencePiece model with ALBERT's specials; returns a kbert `AlbertTokenizer`.
+
+    `lowercase=True` (default) case-folds inside the model (`nmt_nfkc_cf`); `lowercase=False` keeps case
+    (`nmt_nfkc`, as albert-*-v2's model, whose lower-casing is the tokenizer's `do_lower_case`)."""
     import io
 
     import sentencepiece as spm
@@ -94,14 +98,16 @@ def train_sentencepiece(corpus="bundled", vocab_size: int = 8000, out: str | Non
             pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
             pad_piece="<pad>", unk_piece="<unk>",
             control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-            normalization_rule_name="nmt_nfkc_cf",
+            normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc",
             input_sentence_size=int(max_sentences), shuffle_input_sentence=True,
             character_coverage=0.9995, minloglevel=2, num_threads=2,
             hard_vocab_limit=False,
         )
     except RuntimeError as e:
         raise KbertInputError(f"SentencePiece training on {corpus!r} failed: {e}") from e
-    tok = tokenizers.sentencepiece(model.getvalue())
+    # Lower-cased, accents kept: what the model's nmt_nfkc_cf normaliser saw in training (the saved
+    # tokenizer_config.json says so, and transformers' AlbertTokenizer then gives the same ids).
+    tok = tokenizers.sentencepiece(model.getvalue(), lowercase=lowercase, keep_accents=True)
     if out:
         tokenizers.save(tok, out)
     return tok

@@ -7,8 +7,11 @@
 
 What kbert adds to keras-hub: Hugging Face's BERT normalisation (keras-hub's loader leaves accent
 stripping off, case-folds with NFKC and splits on control characters, so its ids differ from
-the ones a checkpoint was trained with), loading from a checkpoint folder with checks
-that name the bad file, and saving next to a model so that exports find the vocabulary.
+the ones a checkpoint was trained with); the same for ALBERT's SentencePiece (`do_lower_case`,
+`keep_accents` of a Hugging Face folder, which keras-hub's `AlbertTokenizer` ignores: ids equal
+`transformers`' `AlbertTokenizer` and Google's ALBERT preprocessing + `sentencepiece`); loading from a
+checkpoint folder with checks that name the bad file, and saving next to a model so that exports find
+the vocabulary.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import keras_hub
 from kbert._compat import keras_hub as hub_compat
 from kbert._compat.sentencepiece import make_durable
 from kbert.errors import KbertInputError
+from kbert.models.albert import AlbertBackbone
+from kbert.models.bert import BertBackbone
 
 WORDPIECE_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_FILE = "vocab.txt"
@@ -69,6 +74,32 @@ def hf_normalize_tf(text, lowercase: bool, strip_accents: bool):
     return text
 
 
+def albert_normalize_python(text: str, lowercase: bool, keep_accents: bool) -> str:
+    """ALBERT's preprocessing before SentencePiece (Google's `preprocess_text`, Hugging Face's
+    `AlbertTokenizer` normalizers): collapse whitespace, ``/'' -> ", NFKD and drop non-spacing marks
+    unless `keep_accents`, lower-case (per character, as the Rust normalizer) if `lowercase`."""
+    text = " ".join(text.split()).replace("``", '"').replace("''", '"')
+    if not keep_accents:
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) != "Mn")
+    return "".join(c.lower() for c in text) if lowercase else text
+
+
+def albert_normalize_tf(text, lowercase: bool, keep_accents: bool):
+    """`albert_normalize_python` with TensorFlow ops (tf.data pipelines, SavedModels)."""
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+
+    # Python's str.split() whitespace: ASCII space/controls, the \x1c-\x1f separators, NEL, \p{Z}.
+    text = tf.strings.regex_replace(text, r"[\s\x{1c}-\x{1f}\x{85}\p{Z}]+", " ")
+    text = tf.strings.regex_replace(text, r"^ | $", "")
+    text = tf.strings.regex_replace(text, "``|''", '"')
+    if not keep_accents:
+        text = tf.strings.regex_replace(tf_text.normalize_utf8(text, "NFKD"), r"\p{Mn}", "")
+    if lowercase:
+        text = tf.strings.lower(tf.strings.regex_replace(text, "\u03a3", "\u03c3"), encoding="utf-8")
+    return text
+
+
 class _HFNormalization:
     """Mixin for keras-hub WordPiece tokenizers: normalise text exactly as Hugging Face's BERT
     tokenizers do, then let keras-hub split and WordPiece it.
@@ -104,10 +135,44 @@ class _HFNormalization:
 class BertTokenizer(_HFNormalization, keras_hub.models.BertTokenizer):
     """keras-hub's `BertTokenizer` with Hugging Face's normalisation (ids equal HF's)."""
 
+    backbone_cls = BertBackbone  # so keras-hub's `Tokenizer.from_preset` finds it for a kbert preset
+
 
 @keras.saving.register_keras_serializable(package="kbert")
 class DistilBertTokenizer(_HFNormalization, keras_hub.models.DistilBertTokenizer):
     """keras-hub's `DistilBertTokenizer` with Hugging Face's normalisation (ids equal HF's)."""
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class AlbertTokenizer(keras_hub.models.AlbertTokenizer):
+    """keras-hub's `AlbertTokenizer` with ALBERT's text preprocessing before SentencePiece.
+
+    `lowercase` / `keep_accents` are Hugging Face's `do_lower_case` / `keep_accents` (albert-*-v2:
+    True / False). The defaults (False / True) only collapse whitespace and map ``/'' to ", leaving the
+    rest to the SentencePiece model's own normaliser (kbert-trained models case-fold there).
+    """
+
+    backbone_cls = AlbertBackbone  # so keras-hub's `Tokenizer.from_preset` finds it for a kbert preset
+
+    def __init__(self, proto=None, lowercase=False, keep_accents=True, **kwargs):
+        self.hf_lowercase = bool(lowercase)
+        self.keep_accents = bool(keep_accents)
+        super().__init__(proto=proto, **kwargs)
+
+    def tokenize(self, inputs):
+        if self._use_tf_workflow():
+            import tensorflow as tf
+
+            if not isinstance(inputs, tf.RaggedTensor):
+                inputs = tf.convert_to_tensor(inputs)
+            inputs = albert_normalize_tf(inputs, self.hf_lowercase, self.keep_accents)
+        else:
+            inputs = hub_compat.map_python_strings(
+                inputs, lambda t: albert_normalize_python(t, self.hf_lowercase, self.keep_accents))
+        return super().tokenize(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "lowercase": self.hf_lowercase, "keep_accents": self.keep_accents}
 
 
 def read_vocab(path: str) -> list[str]:
@@ -150,8 +215,9 @@ def wordpiece(vocabulary, family: str = "bert", lowercase: bool = True, strip_ac
         raise KbertInputError(f"invalid WordPiece vocabulary: {e}") from e
 
 
-def sentencepiece(proto, **kwargs):
-    """A keras-hub `AlbertTokenizer` for a SentencePiece model (path or serialized bytes)."""
+def sentencepiece(proto, lowercase: bool = False, keep_accents: bool = True, **kwargs):
+    """A kbert `AlbertTokenizer` for a SentencePiece model (path or serialized bytes); `lowercase` and
+    `keep_accents` as Hugging Face's `do_lower_case` / `keep_accents` (see `AlbertTokenizer`)."""
     if isinstance(proto, (str, os.PathLike)):
         if not os.path.isfile(proto):
             raise KbertInputError(f"SentencePiece model not found: {proto}")
@@ -167,7 +233,7 @@ def sentencepiece(proto, **kwargs):
         raise KbertInputError(f"SentencePiece model is not valid: {e}") from e
     make_durable()  # its pipelines survive keras.utils.set_random_seed (tensorflow/text#570)
     try:
-        return keras_hub.models.AlbertTokenizer(proto=proto, **kwargs)
+        return AlbertTokenizer(proto=proto, lowercase=lowercase, keep_accents=keep_accents, **kwargs)
     except ValueError as e:
         raise KbertInputError(f"SentencePiece model unusable for ALBERT: {e}") from e
 
@@ -187,7 +253,9 @@ def from_folder(path: str, family: str):
     # The file present decides (an ALBERT encoder may be fine-tuned with a WordPiece vocabulary,
     # e.g. one trained by `kbert tokenizer train`); the family breaks a tie.
     if os.path.isfile(spm_path) and (family == "albert" or not os.path.isfile(vocab_path)):
-        return sentencepiece(spm_path)
+        # Hugging Face's AlbertTokenizer defaults (albert-*-v2): lower-case, strip accents.
+        return sentencepiece(spm_path, lowercase=bool(config.get("do_lower_case", True)),
+                             keep_accents=bool(config.get("keep_accents", False)))
     if family == "albert" and not os.path.isfile(vocab_path):
         raise KbertInputError(f"no {SPM_FILE} in {path}: an ALBERT checkpoint needs its SentencePiece model")
     if not os.path.isfile(vocab_path):
@@ -203,7 +271,9 @@ def save(tokenizer, path: str) -> list[str]:
     if isinstance(tokenizer, keras_hub.tokenizers.SentencePieceTokenizer):
         with open(os.path.join(path, SPM_FILE), "wb") as f:
             f.write(tokenizer.proto)
-        config = {"tokenizer_class": "AlbertTokenizer", "do_lower_case": True}
+        # A plain keras-hub tokenizer does no preprocessing beyond the model's own normaliser.
+        config = {"tokenizer_class": "AlbertTokenizer", "do_lower_case": bool(getattr(tokenizer, "hf_lowercase", False)),
+                  "keep_accents": bool(getattr(tokenizer, "keep_accents", True)), "remove_space": True}
         files = [SPM_FILE]
     else:
         with open(os.path.join(path, VOCAB_FILE), "w", encoding="utf-8") as f:

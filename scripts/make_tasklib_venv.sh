@@ -13,9 +13,10 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 [ -x $VENV/bin/python ] || "$PY" -m venv $VENV
-$VENV/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v -i warning || true
+# pipefail: grep filters pip's warnings but pip's own exit status still stops the script.
+$VENV/bin/python -m pip install -q --upgrade pip 2>&1 | { grep -v -i warning || true; }
 echo "make_tasklib_venv: pip install tflite-support==0.4.4 protobuf==3.20.3 (no TensorFlow)"
 $VENV/bin/python -m pip install -q "tflite-support==0.4.4" "protobuf==3.20.3" "numpy<2" "flatbuffers<24" \
-  2>&1 | grep -v -i warning || true
+  2>&1 | { grep -v -i warning || true; }
 $VENV/bin/python -c "from tflite_support.task import text; text.BertNLClassifier; text.BertQuestionAnswerer"
 echo "$want" > "$stamp"

@@ -32,7 +32,7 @@ def test_pretrain_cli_outputs_and_resume(tmp_path, spm_dir, capsys):
     summary = _json(capsys)
     assert summary["steps"] == 6 and summary["resumed_from_step"] == 0
     assert set(summary["metrics"]) == {"loss", "mlm_loss", "mlm_accuracy", "sop_loss", "sop_accuracy"}
-    for f in ("pretrain_curves.png", "history.csv", "config.json", "checkpoints/ckpt-6.npz"):
+    for f in ("pretrain_curves.png", "history.csv", "config.json", "checkpoints/ckpt-6.index"):
         assert os.path.isfile(os.path.join(out, f)), f
     assert any(fn.startswith("events") for _, _, fs in os.walk(os.path.join(out, "logs")) for fn in fs)
     with open(os.path.join(out, "pretrain_curves.png"), "rb") as f:

@@ -74,17 +74,26 @@ def test_code_names_match_exported_metadata(exported):
 
 def test_string_in_names(exported):
     names = exported["string_in"]
-    kt, swift = read(KOTLIN, "StringInModel.kt"), read(SWIFT, "StringInModel.swift")
+    kt = read(KOTLIN, "StringInModel.kt")
     assert list(names["inputs"]) == ["text"] and names["outputs"] == ["probability"]
     assert re.search(r'STRING_IN_INPUT = "text"', kt) and re.search(r'STRING_IN_OUTPUT = "probability"', kt)
-    assert 'stringInInput = "text"' in swift and 'stringInOutput = "probability"' in swift
     for op in ("FastBertNormalize", "FastWordpieceTokenize"):
-        assert op in kt and op in swift
+        assert op in kt
+    # no iOS string-in sample: three constants were not code (the C API + tf-text kernels are left to apps)
+    assert not os.path.exists(os.path.join(SWIFT, "StringInModel.swift"))
+
+
+def test_default_classifier_is_not_loaded_by_the_task_library():
+    """The default classify.tflite is per-channel dynamic-int8 (MediaPipe / LiteRT): the samples must not
+    open it with the Task Library 0.4.4, which cannot load FULLY_CONNECTED v12."""
+    kt, swift = read(KOTLIN, "KbertModels.kt"), read(SWIFT, "KbertModels.swift")
+    assert "BertNLClassifier" not in kt and "BertNLClassifier" not in swift
+    assert "TextClassifier" in kt and "TextClassifier" in swift
 
 
 def test_pinned_versions():
     gradle, pod = read(ROOT, "android", "build.gradle.snippet"), read(ROOT, "ios", "Podfile")
     assert re.search(r'"com\.google\.mediapipe:tasks-text:\d+\.\d+\.\d+"', gradle)
-    assert '"org.tensorflow:tensorflow-lite-task-text:0.4.4"' in gradle
+    assert '"org.tensorflow:tensorflow-lite-task-text:0.4.4"' in gradle  # QA only
     assert re.search(r"pod 'MediaPipeTasksText', '\d+\.\d+\.\d+'", pod)
     assert "pod 'TensorFlowLiteTaskText', '0.4.4'" in pod

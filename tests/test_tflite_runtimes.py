@@ -6,9 +6,11 @@ held-out tweets; a QA model on hand-written question/context pairs.
 
 * float32 file: the runtime's top label equals the Keras model's on every tweet, scores within 0.02 (the runtimes
   tokenize with their own C++ WordPiece: mojibake in tweets moves a score by ~2e-3; clean text ~1e-6).
-* dynamic-int8 file (per-tensor dense weights, the Task-Library-loadable kernels): the runtime's
-  top label equals that of the same file in the LiteRT interpreter on every tweet, scores within
-  0.05 (the Task Library's older hybrid kernels: measured 0.022 max); its distance to Keras is the accuracy gate's business (it passes: <= 1 point lost).
+* dynamic-int8 files (per-channel dense weights for MediaPipe, `runtime="tasklib"`: per-tensor, the
+  Task-Library-loadable kernels): the runtime's top label equals that of the same file in the LiteRT
+  interpreter on every tweet, scores within 0.05 (the Task Library's older hybrid kernels: measured
+  0.022 max); its distance to Keras is the accuracy gate's business (50 tweets give the gate no power,
+  so these files are written with force=True; the point estimate of the drop is still <= 1).
 """
 
 import json
@@ -26,7 +28,8 @@ SEQ = 64
 # float32: the runtimes tokenize themselves (C++ WordPiece); dynamic-int8: the Task Library 0.4.4
 # bundles an older TFLite runtime whose hybrid (dynamic-range) kernels round differently: measured up
 # to 0.022 on one of 50 tweets, top labels equal on all.
-TOL = {"float32": 0.02, "dynamic-int8": 0.05}
+TOL = {"float32": 0.02, "dynamic-int8": 0.05, "dynamic-int8-tasklib": 0.05}
+RUNTIME = {"float32": "mediapipe", "dynamic-int8": "mediapipe", "dynamic-int8-tasklib": "tasklib"}
 
 pytestmark = pytest.mark.slow
 
@@ -55,10 +58,14 @@ def classifier_files(tmp_path_factory):
     files, refs = {}, {}
     keras_probs = np.concatenate([r["probability"] for r in run_keras(tflite.mobile_model(clf, "classify", SEQ), feeds)])
     assert 0.1 < (keras_probs.argmax(-1) == 1).mean() < 0.9, "the trained head predicts one label for everything"
-    for mode in ("float32", "dynamic-int8"):
-        res = tflite.export(clf, str(out / f"{mode}.tflite"), mode=mode, task="classify", seq_len=SEQ, tokenizer=tok,
-                            labels=LABELS, heldout=texts, heldout_labels=y)
+    for name, runtime in RUNTIME.items():
+        mode = name.replace("-tasklib", "")
+        res = tflite.export(clf, str(out / f"{name}.tflite"), mode=mode, task="classify", seq_len=SEQ, tokenizer=tok,
+                            labels=LABELS, heldout=texts, heldout_labels=y, runtime=runtime, force=True)
         assert res.card["accuracy_vs_float"]["metric_drop_points"] <= 1.0
+        (check,) = res.card["runtime_checks"].values()  # the export's own raw-string check in that runtime
+        assert check["runtime"].startswith(runtime) and check["passed"] is not False, check
+        mode = name
         files[mode] = res.path
         refs[mode] = (keras_probs if mode == "float32" else
                       np.concatenate([o["probability"] for o in run_tflite(res.content, feeds)[0]]))
@@ -82,7 +89,7 @@ def test_mediapipe_text_classifier(classifier_files, mode):
                 assert abs(scores[lab] - ref[i, j]) < TOL[mode], (t, scores, ref[i])
 
 
-@pytest.mark.parametrize("mode", ["float32", "dynamic-int8"])
+@pytest.mark.parametrize("mode", ["float32", "dynamic-int8-tasklib"])
 def test_tasklib_bert_nl_classifier(classifier_files, mode):
     files, texts, refs = classifier_files
     ref = refs[mode]
@@ -109,7 +116,7 @@ def test_mediapipe_text_embedder(tmp_path):
     emb = build_embedder(ckpt.backbone)
     texts = heldout_sentences(12)[0]
     res = tflite.export(emb, str(tmp_path / "embed.tflite"), mode="float32", task="embed", seq_len=SEQ,
-                        tokenizer=ckpt.tokenizer, heldout=texts)
+                        tokenizer=ckpt.tokenizer, heldout=texts, deployment=False)
     ref = np.concatenate([r["embeddings"] for r in run_keras(tflite.mobile_model(emb, "embed", SEQ),
                                                               tflite.representative_inputs(ckpt.tokenizer, texts, SEQ))])
     opts = text.TextEmbedderOptions(base_options=BaseOptions(model_asset_path=res.path))

@@ -23,6 +23,7 @@ TESTED = {
     "keras-hub": ((0, 21), (0, 32)),
     "tensorflow": ((2, 18), (2, 21)),
     "tensorflow-text": ((2, 18), (2, 21)),
+    "ai-edge-litert": ((2, 0), (2, 3)),
 }
 
 

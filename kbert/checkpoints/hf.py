@@ -8,7 +8,14 @@ or `pytorch_model.bin`) and `vocab.txt` (BERT, DistilBERT) or `spiece.model` (AL
     >>> ckpt.family, ckpt.backbone.count_params(), ckpt.tokenizer.vocabulary_size()
     ('bert', 22713216, 30522)
 
-Weight porting reuses keras-hub's converters (`keras_hub.src.utils.transformers.convert_*`); kbert
+`path` may also name a published checkpoint on the Hugging Face Hub: `"bert-base-uncased"`,
+`"albert-base-v2"`, `"sentence-transformers/all-MiniLM-L6-v2"` or the same with an `hf://` prefix
+(optionally `@revision`). `huggingface_hub.snapshot_download` fetches the files kbert reads (config,
+safetensors weights, tokenizer files) into the usual Hub cache (`$HF_HOME/hub`), or, with
+`HF_HUB_OFFLINE=1`, takes them from that cache; a name neither cached nor reachable is a one-line
+`KbertInputError`.
+
+Weight porting reuses keras-hub's converters (`kbert._compat.keras_hub_convert`); kbert
 adds what they lack: the exact GELU Hugging Face BERT uses (parity 4e-6 instead of 3e-3),
 checkpoints saved without the `bert.`/`albert.` prefix, `pytorch_model.bin` read with
 `weights_only=True`, and errors that name the file and the tensor at fault.
@@ -18,17 +25,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from kbert import tokenizers
+from kbert._compat.keras_hub_convert import converter
 from kbert.errors import KbertInputError
 
 CONFIG = "config.json"
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 TORCH_BIN = "pytorch_model.bin"
+HUB_PREFIX = "hf://"
+# What kbert reads from a Hub repository (never the TF/Flax/ONNX copies many repos also hold).
+HUB_FILES = [CONFIG, SAFETENSORS, "model-*.safetensors", SAFETENSORS_INDEX, "vocab.txt", "spiece.model",
+             "tokenizer_config.json", "special_tokens_map.json"]
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?(@[A-Za-z0-9_./-]+)?$")
 
 # Keys of Hugging Face configs that do not change the encoder's forward pass.
 IGNORED_KEYS = {
@@ -41,6 +55,21 @@ IGNORED_KEYS = {
     "chunk_size_feed_forward", "is_encoder_decoder", "add_cross_attention", "tokenizer_class", "prefix",
     "attn_implementation", "_attn_implementation_autoset", "max_length", "sep_token_id", "cls_token_id",
     "classifier_dropout_prob", "down_scale_factor", "gap_size", "net_structure_type", "num_memory_blocks",
+    "kbert_export",  # what kbert.export.hf records about the export
+}
+# Hugging Face config key -> kbert / keras-hub backbone config key, per family.
+HF_CONFIG_KEYS = {
+    "bert": dict(vocab_size="vocabulary_size", num_hidden_layers="num_layers", num_attention_heads="num_heads",
+                 hidden_size="hidden_dim", intermediate_size="intermediate_dim",
+                 max_position_embeddings="max_sequence_length", type_vocab_size="num_segments",
+                 hidden_act="hidden_activation", hidden_dropout_prob="dropout"),
+    "distilbert": dict(vocab_size="vocabulary_size", n_layers="num_layers", n_heads="num_heads", dim="hidden_dim",
+                       hidden_dim="intermediate_dim", max_position_embeddings="max_sequence_length", dropout="dropout"),
+    "albert": dict(vocab_size="vocabulary_size", num_hidden_layers="num_layers", num_attention_heads="num_heads",
+                   embedding_size="embedding_dim", hidden_size="hidden_dim", intermediate_size="intermediate_dim",
+                   num_hidden_groups="num_groups", inner_group_num="num_inner_repetitions",
+                   max_position_embeddings="max_sequence_length", type_vocab_size="num_segments",
+                   hidden_act="hidden_activation", hidden_dropout_prob="dropout"),
 }
 # Keys that change the architecture: the values kbert can build.
 SUPPORTED_VALUES = {
@@ -87,24 +116,12 @@ def convert_config(hf: dict, path: str = CONFIG, strict: bool = True) -> tuple[s
         raise KbertInputError(
             f"{path}: model_type {family!r} is not one of bert, distilbert, albert"
         )
-    if family == "bert":
-        keys = dict(vocab_size="vocabulary_size", num_hidden_layers="num_layers", num_attention_heads="num_heads",
-                    hidden_size="hidden_dim", intermediate_size="intermediate_dim",
-                    max_position_embeddings="max_sequence_length", type_vocab_size="num_segments",
-                    hidden_act="hidden_activation", hidden_dropout_prob="dropout")
-        extra_ok = {"attention_probs_dropout_prob"}
-    elif family == "distilbert":
-        keys = dict(vocab_size="vocabulary_size", n_layers="num_layers", n_heads="num_heads", dim="hidden_dim",
-                    hidden_dim="intermediate_dim", max_position_embeddings="max_sequence_length", dropout="dropout")
+    keys = HF_CONFIG_KEYS[family]
+    if family == "distilbert":
         extra_ok = {"attention_dropout", "activation"}
         if hf.get("activation", "gelu") != "gelu":
             raise KbertInputError(f"{path}: DistilBERT activation {hf['activation']!r} is not supported (gelu only)")
     else:
-        keys = dict(vocab_size="vocabulary_size", num_hidden_layers="num_layers", num_attention_heads="num_heads",
-                    embedding_size="embedding_dim", hidden_size="hidden_dim", intermediate_size="intermediate_dim",
-                    num_hidden_groups="num_groups", inner_group_num="num_inner_repetitions",
-                    max_position_embeddings="max_sequence_length", type_vocab_size="num_segments",
-                    hidden_act="hidden_activation", hidden_dropout_prob="dropout")
         extra_ok = {"attention_probs_dropout_prob"}
     required = [k for k in keys if k not in ("hidden_dropout_prob", "dropout", "hidden_act", "type_vocab_size",
                                              "num_hidden_groups", "inner_group_num", "max_position_embeddings")]
@@ -256,20 +273,63 @@ def read_weights(folder: str, allow_pickle: bool = False) -> tuple[dict, str]:
     raise KbertInputError(f"no weights in {folder}: expected {SAFETENSORS}, {SAFETENSORS_INDEX} or {TORCH_BIN}")
 
 
-def _converter(family: str):
-    from keras_hub.src.utils.transformers import convert_albert, convert_bert, convert_distilbert
+def is_hub_name(name) -> bool:
+    """Whether `name` names a Hub repository rather than a local folder: an `hf://` prefix, or a
+    repo id (`owner/name` or a legacy bare name such as `bert-base-uncased`) that is not a path here."""
+    name = os.fspath(name)
+    if name.startswith(HUB_PREFIX):
+        return True
+    return not os.path.exists(name) and bool(_REPO_ID.match(name)) and not name.startswith((".", "/"))
 
-    return {"bert": convert_bert, "distilbert": convert_distilbert, "albert": convert_albert}[family]
+
+def hub_snapshot(name: str) -> str:
+    """The local folder of Hub checkpoint `name` (`[hf://]repo_id[@revision]`), downloaded once into the
+    Hugging Face cache, or found there when offline (`HF_HUB_OFFLINE=1`)."""
+    repo = name[len(HUB_PREFIX):] if name.startswith(HUB_PREFIX) else name
+    repo, _, revision = repo.partition("@")
+    if not _REPO_ID.match(repo):
+        raise KbertInputError(f"{name!r} is not a Hugging Face repo id (expected owner/name or hf://owner/name)")
+    try:
+        import huggingface_hub
+        from huggingface_hub import constants, errors
+    except ImportError as e:
+        raise KbertInputError(f"loading {name!r} from the Hugging Face Hub needs huggingface_hub "
+                              "(pip install 'keras-kbert[hub]')") from e
+    try:
+        folder = huggingface_hub.snapshot_download(repo, revision=revision or None, allow_patterns=HUB_FILES)
+    except errors.LocalEntryNotFoundError as e:
+        where = "downloads are off (HF_HUB_OFFLINE=1)" if constants.HF_HUB_OFFLINE else "the Hub is not reachable"
+        raise KbertInputError(f"Hugging Face checkpoint {repo!r} is not in the cache ({constants.HF_HUB_CACHE}) "
+                              f"and {where}: download it once online, or pass a local folder") from e
+    except errors.RepositoryNotFoundError as e:
+        raise KbertInputError(f"no Hugging Face repository {repo!r} (or it is private: log in with `hf auth login`)") from e
+    except errors.RevisionNotFoundError as e:
+        raise KbertInputError(f"Hugging Face repository {repo!r} has no revision {revision!r}") from e
+    except errors.HfHubHTTPError as e:
+        raise KbertInputError(f"could not fetch {repo!r} from the Hugging Face Hub: {str(e).splitlines()[0]}") from e
+    if not os.path.isfile(os.path.join(folder, CONFIG)):
+        raise KbertInputError(f"Hugging Face repository {repo!r} has no {CONFIG}: not a transformers checkpoint")
+    return folder
+
+
+def resolve(path) -> str:
+    """A local checkpoint folder for `path`: the folder itself, or the Hub snapshot it names."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return path
+    if is_hub_name(path):
+        return hub_snapshot(path)
+    raise KbertInputError(f"checkpoint folder not found: {path}")
 
 
 def load_hf(path: str, dtype=None, strict_config: bool = True, allow_pickle: bool = False,
             with_tokenizer: bool = True) -> Checkpoint:
-    """Build the encoder described by `path/config.json` and load its weights and tokenizer."""
-    from kbert.models import build_backbone
+    """Build the encoder described by `path/config.json` and load its weights and tokenizer.
 
-    path = os.fspath(path)
-    if not os.path.isdir(path):
-        raise KbertInputError(f"checkpoint folder not found: {path}")
+    `path` is a local folder or a Hub name (`"bert-base-uncased"`, `"hf://owner/name[@revision]"`)."""
+    from kbert.models.build import build_backbone
+
+    path = resolve(path)
     hf = _load_json(os.path.join(path, CONFIG))
     family, config = convert_config(hf, os.path.join(path, CONFIG), strict=strict_config)
     tensors, source = read_weights(path, allow_pickle=allow_pickle)
@@ -281,7 +341,7 @@ def load_hf(path: str, dtype=None, strict_config: bool = True, allow_pickle: boo
         )
     model = build_backbone(family, {**config, "dropout": config.get("dropout", 0.1)}, dtype=dtype)
     loader = _ArrayLoader(tensors, source)
-    _converter(family).convert_weights(model, loader, hf)
+    converter(family).convert_weights(model, loader, hf)
     return Checkpoint(model, tokenizer, family, config, path, hf)
 
 
@@ -289,6 +349,7 @@ def describe(path: str) -> dict:
     """What a checkpoint folder holds, without building the model (for `kbert info`)."""
     from kbert.presets import count_params
 
+    path = resolve(path)
     hf = _load_json(os.path.join(path, CONFIG))
     family, config = convert_config(hf, os.path.join(path, CONFIG), strict=False)
     tensors, source = read_weights(path)

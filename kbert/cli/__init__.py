@@ -27,6 +27,8 @@ COMMANDS = [
     (("finetune",), "kbert.cli.finetune", "fine-tune an encoder for classification, NER or extractive QA"),
     (("export", "serving"), "kbert.cli.export_serving", "export a TF Serving SavedModel that takes raw text"),
     (("export", "tflite"), "kbert.cli.export_tflite", "export a verified phone-ready .tflite with metadata and a model card"),
+    (("export", "hf"), "kbert.cli.export_hf", "export a Hugging Face transformers folder (config + safetensors + tokenizer)"),
+    (("export", "keras-hub"), "kbert.cli.export_keras_hub", "export a keras-hub preset (Backbone.from_preset loads it)"),
     (("bench",), "kbert.cli.bench", "run the benchmark scripts in bench/ and regenerate bench/RESULTS.md"),
 ]
 
@@ -40,6 +42,7 @@ EPILOG = """examples:
   kbert distill --teacher runs/sentiment --student-layers 3 --data tweets --out runs/student
   kbert export tflite --model runs/sentiment --mode dynamic-int8 --out sentiment.tflite
   kbert export serving --model runs/sentiment --out serving/sentiment
+  kbert export hf --model runs/sentiment --out hf/sentiment
   kbert bench all --quick
 
 Every command takes --help, --quiet, --json and --debug. Exit codes: 0 ok, 2 bad input, 1 failure.
@@ -86,20 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[sub_common],
         )
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run, _validate=getattr(module, "validate", None))
+        sub.set_defaults(command_run=module.run, command_validate=getattr(module, "validate", None))
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "_run"):
+    if not hasattr(args, "command_run"):
         parser.print_help()
         return 2
     try:
-        if args._validate is not None:
-            args._validate(args)
-        code = args._run(args)
+        if args.command_validate is not None:
+            args.command_validate(args)
+        code = args.command_run(args)
         return int(code or 0)
     except KbertInputError as e:
         if args.debug:

@@ -122,3 +122,15 @@ def run(args):
         if failed:
             print(f"failed: {', '.join(failed)} (logs in {logs})")
     return 1 if failed else 0
+
+
+def validate(args):
+    """`kbert bench` runs the scripts of a source checkout: from an installed wheel there are none."""
+    from kbert.errors import KbertInputError
+
+    if not os.path.isfile(os.path.join(BENCH_DIR, "report.py")):
+        raise KbertInputError(
+            f"kbert bench needs the bench/ scripts of a source checkout, and there is none at {BENCH_DIR} "
+            "(an installed wheel does not ship them): clone the repository, `pip install -e .` there and run "
+            "`kbert bench` from it"
+        )

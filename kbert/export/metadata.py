@@ -44,10 +44,11 @@ def _writers():
 def tensor_names(content: bytes) -> dict:
     """{"inputs": {signature name: tensor name}, "outputs": [signature names in subgraph output order],
     "output_tensors": [tensor names in order]}."""
-    import tensorflow as tf
+    from kbert._compat.tflite import signature_tensor_indices
+    from kbert.export.litert import interpreter
 
-    interp = tf.lite.Interpreter(model_content=bytes(content))  # not allocated: custom ops need no kernels here
-    sig = interp._get_full_signature_list()
+    interp = interpreter(content, allocate=False)  # not allocated: custom ops need no kernels here
+    sig = signature_tensor_indices(interp)
     key = next(iter(sig))
     by_index = {d["index"]: d["name"] for d in interp.get_input_details()}
     inputs = {name: by_index[idx] for name, idx in sig[key]["inputs"].items()}

@@ -85,14 +85,12 @@ def export_serving(model_dir, out: str, version: int | None = None, overwrite: b
     if os.path.exists(out) and not os.path.isdir(out):
         raise KbertInputError(f"{out} exists and is not a directory")
     os.makedirs(out, exist_ok=True)
-    version = next_version(out) if version is None else version
+    version, lock = reserve_version(out, version, overwrite)
     target = os.path.join(out, str(version))
-    if os.path.exists(target) and not overwrite:
-        raise KbertInputError(f"{target} exists; pass --overwrite to replace version {version}")
-
-    archive = build_archive(md, max_answer_tokens=max_answer_tokens)
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out)  # not numeric: TF Serving ignores it
+    tmp = None
     try:
+        archive = build_archive(md, max_answer_tokens=max_answer_tokens)
+        tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out)  # not numeric: TF Serving ignores it
         archive.write_out(tmp, verbose=False)
         if warmup:
             from kbert.export import warmup as warmup_lib
@@ -100,11 +98,51 @@ def export_serving(model_dir, out: str, version: int | None = None, overwrite: b
             requests = warmup_lib.requests_for(md.task, os.path.basename(os.path.abspath(out)),
                                                pair=bool(md.meta.get("pair")), texts=warmup_texts)
             warmup_lib.write(tmp, requests)
-        publish_dir(tmp, target)  # an existing version is swapped out, and back if that fails
+        try:  # with overwrite an existing version is swapped out (and back if that fails); else never touched
+            publish_dir(tmp, target, replace=overwrite)
+        except OSError as e:
+            if overwrite or not os.path.exists(target):
+                raise
+            raise KbertInputError(f"{target} appeared during the export (not by kbert); it is kept. "
+                                  "Pass --overwrite to replace it") from e
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        lock.release()
     return target
+
+
+def reserve_version(base: str, version: int | None = None, overwrite: bool = False):
+    """Claim a version number under `base` for one export: `(version, lock)`; `lock.release()` when done.
+
+    Each version is claimed with a lock file `base/.version-N.lock` (`kbert.atomic.FileLock`), so
+    concurrent exports into one base get different versions (`version=None`: the next one free), or,
+    for the same explicit `version`, a clear refusal. A version that exists is claimed only with
+    `overwrite`. Temporary folders a killed export left behind are removed here.
+    """
+    from kbert.atomic import FileLock
+
+    v = next_version(base) if version is None else int(version)
+    while True:
+        lock = FileLock(os.path.join(base, f".version-{v}.lock"))
+        if not lock.acquire():
+            if version is not None:
+                raise KbertInputError(f"{os.path.join(base, str(v))}: another process is exporting version {v} "
+                                      "right now; wait for it or pass another --version")
+            v += 1
+            continue
+        if os.path.exists(os.path.join(base, str(v))) and not overwrite:
+            lock.release()
+            if version is not None:
+                raise KbertInputError(f"{os.path.join(base, str(v))} exists; pass --overwrite to replace version {v}")
+            v += 1  # published by another export since we looked
+            continue
+        for name in os.listdir(base):  # a killed export of this version (its lock died with it)
+            if name.startswith(f".tmp-{v}-"):
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        return v, lock
 
 
 def build_archive(md, max_answer_tokens: int = MAX_ANSWER_TOKENS):

@@ -27,7 +27,7 @@ def string_in_model(model, tokenizer, task: str, seq_len: int = 128, multi_label
     import tensorflow as tf
     import tensorflow_text as tft
 
-    from kbert.export.tflite import mobile_model
+    from kbert.export.tflite_spec import mobile_model
 
     vocab = getattr(tokenizer, "vocabulary", None)
     if not isinstance(vocab, (list, tuple)) or "[CLS]" not in vocab:
@@ -58,26 +58,23 @@ def string_in_model(model, tokenizer, task: str, seq_len: int = 128, multi_label
 
 def convert(model, tokenizer, task: str | None = None, seq_len: int = 128, multi_label: bool = False,
             mode: str = "float32") -> bytes:
-    """Flatbuffer bytes of the string-in variant (float32 or dynamic-int8)."""
-    import tensorflow as tf
-
-    from kbert.export.tflite import explicit_attention, infer_task, quiet_convert
+    """Flatbuffer bytes of the string-in variant (float32 or dynamic-int8, per-tensor dense weights)."""
+    from kbert.export.tflite_convert import explicit_attention, quiet_convert, tflite_converter
+    from kbert.export.tflite_spec import infer_task
 
     if mode not in ("float32", "dynamic-int8"):
         raise KbertInputError(f"the string-in variant supports modes float32 and dynamic-int8, not {mode!r}")
-    with explicit_attention(model):  # no folded [1, heads, seq, seq] mask constant (see kbert.export.tflite)
+    with explicit_attention(model):  # no folded [1, heads, seq, seq] mask constant (see kbert.export.tflite_convert)
         wrapper = string_in_model(model, tokenizer, task or infer_task(model), seq_len, multi_label)
-        conv = tf.lite.TFLiteConverter.from_keras_model(wrapper)
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        conv.allow_custom_ops = True  # the tf-text tokenizer ops
-        if mode == "dynamic-int8":
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-            conv._experimental_disable_per_channel_quantization_for_dense_layers = True
-        return quiet_convert(conv)
+        # allow_custom_ops: the tf-text tokenizer ops
+        return quiet_convert(tflite_converter(wrapper, mode, allow_custom_ops=True, per_channel=False))
 
 
 def run(content: bytes, texts, num_threads: int = 2) -> list[dict]:
-    """Run the string-in flatbuffer on each text with tf-text's TFLite op registrar."""
+    """Run the string-in flatbuffer on each text with tf-text's TFLite op registrar.
+
+    The one place kbert runs a `.tflite` in TensorFlow's interpreter rather than LiteRT's: tf-text's
+    kernels register only into TensorFlow's op resolver (`ai_edge_litert` 2.3 takes no registrars)."""
     import numpy as np
     import tensorflow_text as tft
 

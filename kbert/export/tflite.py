@@ -1,284 +1,42 @@
-"""Keras task model -> `.tflite` for phones, in five modes, verified before it is written.
+"""Keras task model -> a verified, phone-ready `.tflite` with metadata and its deployment card.
 
     >>> from kbert.export import tflite
-    >>> result = tflite.export("runs/clf", "clf.tflite", mode="dynamic-int8")   # doctest: +SKIP
-    >>> result.card["accuracy"]["agreement"]                                     # doctest: +SKIP
-    1.0
+    >>> result = tflite.export("runs/clf", "clf.tflite", mode="dynamic-int8",
+    ...                        heldout=val_texts, heldout_labels=val_ids)               # doctest: +SKIP
+    >>> result.card["accuracy_vs_float"]["metric_drop_ci95"]                            # doctest: +SKIP
+    [-0.31, 0.38]
 
-What a phone runtime needs, and what a naive conversion gets wrong (measured, see docs/tflite.md):
+`export()` is the top of the exporter; each step is its own module (no module imports one above it):
 
-* **Fixed shapes, Task-Library names.** The model is wrapped in a functional model with inputs
-  `ids`, `mask`, `segment_ids` of shape [1, seq_len] (int32): the Task Library and MediaPipe find
-  them by these names (TFLite tensor names `serving_default_ids:0`, ...). Converted with
-  `TFLiteConverter.from_keras_model` (`from_concrete_functions(..., trackable_obj)` silently drops
-  the weights and outputs NaN).
-* **Outputs.** classify -> `probability` (softmax, or sigmoid when multi-label: `BertNLClassifier`
-  and MediaPipe `TextClassifier` read scores as they are); qa -> `start_logits`, `end_logits`;
-  ner -> `logits`; embed/encoder -> `embeddings`. Always float32 (MediaPipe rejects int8 outputs).
-* **Modes.**
-  `float32`; `float16` (weights in fp16); `dynamic-int8` (int8 weights, float activations; per-tensor
-  dense weights, because the per-channel FULLY_CONNECTED v12 kernel does not load in Task Library
-  0.4.4); `int8` (full integer: activations calibrated on a representative dataset of real text,
-  float fallback only for ops without an int8 kernel); `mixed` (full integer except the ops that
-  lose accuracy in int8 - softmax, layer norm pieces, GELU, embeddings - which stay float, chosen
-  with the converter's quantization debugger denylist).
-* **Masked softmax, not `dot_product_attention`.** With dropout 0 (inference), Keras' attention calls
-  `ops.dot_product_attention`, whose TF kernel ANDs the mask with `ones_like(scores)`: at a fixed
-  shape the converter folds that into an all-true [1, heads, seq, seq] constant (196 KB at seq 128,
-  1.8 MB at 384) and broadcasts the mask to full size at run time. `convert` traces the attention
-  layers through their explicit masked-softmax path instead (`explicit_attention`): same numbers,
-  no constant, so an ALBERT file stays below its parameter bytes.
-* **Built-in ops only** unless `allow_custom_ops=True` (needed by the string-in variant's tf-text
-  tokenizer ops, see `kbert.export.string_in`).
+    tflite_spec     modes, runtimes, tensor names, sequence length, the fixed-shape Keras wrapper
+    tflite_convert  Keras -> flatbuffer bytes (the one TFLiteConverter), explicit attention
+    litert          running / inspecting flatbuffers with ai_edge_litert (user files in a subprocess)
+    accuracy_gate   Keras vs TFLite on held-out data: paired non-inferiority, agreement, latency
+    runtime_check   the runtime's own tokenizer: MediaPipe / Task Library on raw strings
+    metadata        tokenizer files, labels and tensor names packed for the runtimes
+    model_card      the deployment card (NAME.md, NAME.json)
+    publish         the .tflite and its card published together, leftovers of killed runs cleaned
+    tflite          this file: export() runs them in order
 
-`export()` converts, runs the accuracy gate (`kbert.export.accuracy_gate`), adds the metadata
-(`kbert.export.metadata`) and writes the file and its model card atomically: a temp file in the
-target folder, renamed into place once complete.
+Defaults follow what a phone should get: the length the model was trained at (kbert.json
+`seq_len`; `seq_len=` overrides, never beyond the encoder's positions), the maintained runtimes
+(`runtime="mediapipe"`: MediaPipe Tasks and LiteRT, per-channel dynamic-int8), and the gate on the
+held-out data given (`heldout` + `heldout_labels`: in-domain, labelled, >= 1,000 examples where the
+data has them); without data, off-domain unlabelled sentences, and the card says so.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import tempfile
 
 from kbert.errors import KbertInputError
-
-MODES = ("float32", "float16", "dynamic-int8", "int8", "mixed")
-TASKS = ("encoder", "embed", "classify", "ner", "qa")
-INPUT_NAMES = ("ids", "mask", "segment_ids")
-DEFAULT_SEQ_LEN = {"qa": 384}
-# Ops kept in float by `mode="mixed"`: softmax, layer norm (MEAN/SQUARED_DIFFERENCE/RSQRT), GELU
-# pieces and the embedding lookup. Names are TFLite builtin op names.
-MIXED_FLOAT_OPS = ("SOFTMAX", "MEAN", "SQUARED_DIFFERENCE", "RSQRT", "GELU", "TANH", "ERF", "POW",
-                   "GATHER", "SUM", "L2_NORMALIZATION", "LOGISTIC", "DIV", "SQRT")
-
-
-def default_seq_len(task: str) -> int:
-    return DEFAULT_SEQ_LEN.get(task, 128)
-
-
-def _keras():
-    import keras
-
-    return keras
-
-
-def output_names(task: str) -> tuple[str, ...]:
-    return {"classify": ("probability",), "qa": ("end_logits", "start_logits"), "ner": ("logits",),
-            "embed": ("embeddings",), "encoder": ("embeddings",)}[task]
-
-
-def infer_task(model) -> str:
-    """The task from a contract-conforming model's output names."""
-    try:
-        output = model.output
-    except (AttributeError, ValueError):
-        output = None
-    names = set(output.keys()) if isinstance(output, dict) else set()
-    if {"start_logits", "end_logits"} <= names:
-        return "qa"
-    if "embeddings" in names:
-        return "embed"
-    if "logits" in names:
-        rank = len(model.output["logits"].shape)
-        return "classify" if rank == 2 else "ner"
-    raise KbertInputError(f"cannot tell the task of model {model.name!r} from its outputs {sorted(names)}; "
-                          "pass task=")
-
-
-def mobile_model(model, task: str, seq_len: int, multi_label: bool = False):
-    """Wrap a task model (inputs token_ids/padding_mask[/segment_ids]) in a fixed-shape functional model
-    with the Task Library's input names and the phone-facing outputs."""
-    keras = _keras()
-    if task not in TASKS:
-        raise KbertInputError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    ins = {n: keras.Input(shape=(seq_len,), batch_size=1, dtype="int32", name=n) for n in INPUT_NAMES}
-    try:
-        model_input = model.input
-    except (AttributeError, ValueError):
-        model_input = None
-    names = model_input.keys() if isinstance(model_input, dict) else None
-    if names is None or not {"token_ids", "padding_mask"} <= set(names):
-        raise KbertInputError(f"model {model.name!r} does not take the dict inputs token_ids/padding_mask"
-                              f"[/segment_ids] of the task-model contract (it takes {names})")
-    feed = {"token_ids": ins["ids"], "padding_mask": ins["mask"]}
-    if "segment_ids" in names:
-        feed["segment_ids"] = ins["segment_ids"]
-    out = model(feed)
-    if task == "encoder" and not isinstance(out, dict):
-        out = {"sequence_output": out}
-    if task == "classify":
-        logits = out["logits"]
-        probs = keras.ops.sigmoid(logits) if multi_label else keras.ops.softmax(logits, axis=-1)
-        outputs = {"probability": probs}
-    elif task == "qa":
-        outputs = {"end_logits": out["end_logits"], "start_logits": out["start_logits"]}
-    elif task == "ner":
-        outputs = {"logits": out["logits"]}
-    elif task == "embed":
-        outputs = {"embeddings": out["embeddings"]}
-    else:  # encoder: masked mean pooling of the sequence output
-        from kbert.models import sequence_output
-
-        seq = sequence_output(out)
-        mask = keras.ops.cast(keras.ops.expand_dims(ins["mask"], -1), seq.dtype)
-        outputs = {"embeddings": keras.ops.sum(seq * mask, 1) / keras.ops.maximum(keras.ops.sum(mask, 1), 1.0)}
-    if "segment_ids" not in feed:
-        # DistilBERT has no segment input, but the Task Library requires the tensor: keep it alive
-        # with a zero-weight use so the converter does not prune it.
-        first = next(iter(outputs))
-        zero = keras.ops.cast(keras.ops.sum(ins["segment_ids"]), "float32") * 0.0
-        outputs[first] = outputs[first] + zero
-    return keras.Model(ins, outputs, name=f"{model.name}_mobile")
-
-
-def representative_inputs(tokenizer, texts, seq_len: int, family: str = "bert", pairs=None) -> list[dict]:
-    """Tokenize real text into a list of {ids, mask, segment_ids} int32 [1, seq_len] arrays."""
-    from kbert.preprocessing import TextPreprocessor
-
-    if tokenizer is None:
-        raise KbertInputError("a tokenizer is needed to turn the representative/held-out text into inputs")
-    pre = TextPreprocessor(tokenizer, seq_len=seq_len)
-    batch = pre((list(pairs[0]), list(pairs[1]))) if pairs is not None else pre(list(texts))
-    ids, mask, seg = (batch[k].numpy().astype("int32") for k in ("token_ids", "padding_mask", "segment_ids"))
-    return [{"ids": ids[i:i + 1], "mask": mask[i:i + 1], "segment_ids": seg[i:i + 1]} for i in range(len(ids))]
-
-
-# Masked attention scores are filled with this value (instead of Keras' -1e9) in the int8 and mixed
-# modes: an int8 tensor holding -1e9 gets a scale of ~4e6 per step and every real score rounds to the
-# same value (uniform attention). exp(-60) ~ 1e-26, so float results do not change.
-INT8_MASK_FILL = -60.0
-
-
-@contextlib.contextmanager
-def explicit_attention(model, mask_fill: float | None = None):
-    """Trace `model`'s Keras `MultiHeadAttention` layers through the explicit masked-softmax path.
-
-    Keras (3.15) picks `ops.dot_product_attention` whenever the layer's dropout is 0; a tiny positive
-    dropout rate selects the explicit einsum + masked `Softmax` path, and at inference (training=False)
-    dropout is the identity, so the numbers do not change. `mask_fill` replaces the value Keras'
-    `Softmax` writes at masked positions (see `INT8_MASK_FILL`). Restored on exit.
-    """
-    keras = _keras()
-    from keras.src.layers.activations import softmax as keras_softmax
-
-    changed = []
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        if isinstance(layer, keras.layers.MultiHeadAttention) and not layer._dropout:
-            changed.append(layer)
-            layer._dropout = 1e-9
-    large_negative = keras_softmax._large_negative_number
-    if mask_fill is not None:
-        keras_softmax._large_negative_number = lambda dtype: mask_fill
-    try:
-        yield model
-    finally:
-        keras_softmax._large_negative_number = large_negative
-        for layer in changed:
-            layer._dropout = 0.0
-
-
-def _converter(wrapper, mode: str, representative=None, allow_custom_ops: bool = False, per_channel: bool = False):
-    import tensorflow as tf
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(wrapper)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if allow_custom_ops:
-        conv.allow_custom_ops = True
-    if mode == "float32":
-        return conv
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        conv.target_spec.supported_types = [tf.float16]
-    elif mode == "dynamic-int8":
-        conv._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel
-    elif mode in ("int8", "mixed"):
-        if not representative:
-            raise KbertInputError(f"mode {mode!r} needs a representative dataset of real inputs")
-        order = [t.name.split(":")[0] for t in wrapper.inputs]
-
-        def gen():
-            for feed in representative:
-                yield {k: feed[k] for k in order}
-
-        conv.representative_dataset = gen
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-    else:
-        raise KbertInputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    return conv
-
-
-def convert(model, mode: str = "float32", task: str | None = None, seq_len: int | None = None,
-            representative=None, multi_label: bool = False, allow_custom_ops: bool = False,
-            mixed_float_ops=MIXED_FLOAT_OPS, per_channel: bool = False) -> bytes:
-    """Convert a Keras task model to TFLite flatbuffer bytes (no metadata, no gate).
-
-    `per_channel=True` (dynamic-int8 only) quantizes dense weights per output channel: ~10x closer to
-    float on MiniLM, loads in MediaPipe / LiteRT, but NOT in Task Library 0.4.4 (FULLY_CONNECTED v12).
-    """
-    if mode not in MODES:
-        raise KbertInputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    task = task or infer_task(model)
-    seq_len = int(seq_len or default_seq_len(task))
-    import tensorflow as tf
-
-    with explicit_attention(model, mask_fill=INT8_MASK_FILL if mode in ("int8", "mixed") else None):
-        wrapper = mobile_model(model, task, seq_len, multi_label=multi_label)
-        conv = _converter(wrapper, mode, representative, allow_custom_ops, per_channel)
-        if mode != "mixed":
-            return quiet_convert(conv)
-        order = [t.name.split(":")[0] for t in wrapper.inputs]
-
-        def dataset():
-            for feed in representative:
-                yield [feed[k] for k in order]
-
-        opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(mixed_float_ops),
-                                                             fully_quantize=False)
-        debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=dataset,
-                                                             debug_options=opts)
-        return bytes(debugger.get_nondebug_quantized_model())
-
-
-def quiet_convert(converter) -> bytes:
-    """`converter.convert()` without the SavedModel signature listing Keras prints to stdout."""
-    import io
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        return bytes(converter.convert())
-
-
-def check_builtin_only(content: bytes) -> list[str]:
-    """Names of custom/Flex ops in a flatbuffer (empty when built-in only)."""
-    custom = []
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(content), 0))
-    for code in m.operatorCodes:
-        if code.customCode:
-            custom.append(code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode)
-    return custom
-
-
-def atomic_write(path: str, data: bytes | str) -> str:
-    """Write `data` to `path` through a temp file in the same folder and a rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb" if isinstance(data, (bytes, bytearray)) else "w") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+from kbert.export.publish import atomic_write  # noqa: F401  (kept importable from here)
+from kbert.export.tflite_convert import (INT8_MASK_FILL, MIXED_FLOAT_OPS, check_builtin_only, convert,  # noqa: F401
+                                         explicit_attention, quiet_convert)
+from kbert.export.tflite_spec import (DEFAULT_RUNTIME, INPUT_NAMES, MODES, RUNTIMES, TASKS,  # noqa: F401
+                                      check_mode, check_runtime, default_seq_len, infer_task, mobile_model,
+                                      output_names, quantization, representative_inputs, resolve_seq_len, tokenize)
 
 
 @dataclasses.dataclass
@@ -287,28 +45,58 @@ class ExportResult:
     content: bytes
     card: dict
     passed: bool
+    reference: dict | None = None  # the Keras outputs on the held-out batch, reusable for another mode
+
+
+def _writable_target(out) -> str:
+    out = os.fspath(out)
+    folder = os.path.dirname(os.path.abspath(out)) or "."
+    probe = folder
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if os.path.isdir(out):
+        raise KbertInputError(f"--out {out} is a directory; give a .tflite file path")
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK):
+        raise KbertInputError(f"--out {out}: cannot write into {probe}")
+    return out
+
+
+def _heldout_description(texts, labels, given: bool) -> dict:
+    n = len(texts[0]) if isinstance(texts, tuple) and not isinstance(texts[0], str) else len(texts)
+    if not given:
+        return {"kind": "off-domain unlabelled", "examples": n,
+                "description": f"no held-out data given: {n} off-domain real sentences without labels (agreement "
+                               "only; no statistical power; pass in-domain labelled validation data)"}
+    if labels is None:
+        return {"kind": "given unlabelled", "examples": n,
+                "description": f"{n} given examples without labels (agreement only; no statistical power)"}
+    return {"kind": "labelled", "examples": n,
+            "description": f"{n} given labelled examples (paired non-inferiority on the task metric)"}
 
 
 def export(model, out: str, mode: str = "float32", task: str | None = None, seq_len: int | None = None,
            tokenizer=None, labels=None, multi_label: bool = False, heldout=None, heldout_labels=None,
            representative=None, threshold: float = 1.0, force: bool = False, metadata: bool = True,
            allow_custom_ops: bool = False, latency_runs: int = 10, family: str | None = None,
-           per_channel: bool = False, min_agreement: float = 0.9) -> ExportResult:
-    """Convert, gate, add metadata, and write `out` plus `out`'s model card (`.md` / `.json`).
+           per_channel: bool | None = None, min_agreement: float = 0.9, runtime: str = DEFAULT_RUNTIME,
+           training_data: str | None = None, reference: dict | None = None, check_runtime_tokenizer: bool = True,
+           deployment: bool = True) -> ExportResult:
+    """Convert, gate, add metadata, and publish `out` with its deployment card (`.md` / `.json`).
 
-    `model` is a Keras task model or a kbert model directory. `heldout` / `representative` are lists
-    of texts (or `(texts_a, texts_b)` pairs for QA); by default real text from kbert's assets.
-    Raises `AccuracyGateError` (a `KbertInputError`) when the TFLite model loses more than
-    `threshold` points of the task metric against the Keras model, unless `force`. A classifier must
-    also give the Keras model's top label on at least `min_agreement` of the held-out inputs: with
-    labels, flips in both directions can cancel in the accuracy (measured: a mixed-int8 MiniLM with
-    78% agreement lost 0 points of accuracy on 64 tweets).
+    `model` is a Keras task model or a kbert model directory. `heldout` is a list of texts (or
+    `(texts_a, texts_b)` pairs for QA) with `heldout_labels` (class ids; for ner / qa see
+    `accuracy_gate.judge`). Raises `AccuracyGateError` (a `KbertInputError`) when the gate refuses
+    the file (see `kbert.export.accuracy_gate`), unless `force`: then the card's first line says
+    "gate failed". `reference` (from an earlier `ExportResult`) skips recomputing the Keras outputs.
     """
-    from kbert.export import accuracy_gate, model_card
+    from kbert.export import accuracy_gate, model_card, runtime_check
     from kbert.export import metadata as md
+    from kbert.export.publish import publish
 
-    source = None
-    meta = {}
+    check_mode(mode)
+    check_runtime(runtime)
+    out = _writable_target(out)
+    source, meta, trained = None, {}, None
     if isinstance(model, (str, os.PathLike)):
         from kbert.model_dir import load_model_dir
 
@@ -318,14 +106,20 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
         labels = labels or d.labels
         multi_label = multi_label or bool(meta.get("multi_label"))
         family = family or meta.get("family")
+        trained = meta.get("seq_len")
+        training_data = training_data or meta.get("data")
         if task is None and meta.get("task") in TASKS:
             task = meta["task"]
-    if mode not in MODES:
-        raise KbertInputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     task = task or infer_task(model)
     if task not in TASKS:
         raise KbertInputError(f"task {task!r} cannot be exported to TFLite; expected one of {', '.join(TASKS)}")
-    seq_len = int(seq_len or default_seq_len(task))
+    requested = seq_len
+    seq_len = resolve_seq_len(model, task, requested, trained)
+    seq_len_source = ("the trained length" if requested is None and trained is not None else
+                      "the task default" if requested is None else
+                      "requested" + (f" (trained at {trained})" if trained is not None else ""))
+    if per_channel is None:
+        per_channel = quantization(mode, runtime) == "per-channel"
     if task == "qa" and seq_len != 384:
         import warnings
 
@@ -333,7 +127,18 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
     if task == "classify" and labels is None:
         n = int(model.output["logits"].shape[-1])
         labels = [f"label_{i}" for i in range(n)]
-    heldout_inputs = accuracy_gate.default_inputs(tokenizer, task, seq_len, heldout, kind="heldout")
+    if metadata and tokenizer is not None:
+        runtime_check.sentencepiece_normalisation(tokenizer, [] if heldout is None or accuracy_gate.is_pair(heldout)
+                                                  else heldout)
+    given = heldout is not None
+    texts = heldout if given else accuracy_gate.default_texts(task, "heldout")
+    if heldout_labels is not None and len(heldout_labels) != (len(texts[0]) if accuracy_gate.is_pair(texts)
+                                                              else len(texts)):
+        raise KbertInputError(f"{len(heldout_labels)} held-out labels for a different number of held-out texts")
+    if tokenizer is None:
+        raise KbertInputError("a tokenizer is needed to turn the held-out text into inputs")
+    batch = tokenize(tokenizer, None if accuracy_gate.is_pair(texts) else texts, seq_len,
+                     pairs=texts if accuracy_gate.is_pair(texts) else None)
     rep_inputs = None
     if mode in ("int8", "mixed"):
         rep_inputs = accuracy_gate.default_inputs(tokenizer, task, seq_len, representative, kind="representative")
@@ -342,21 +147,56 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
         custom = check_builtin_only(content)
         if custom:
             raise KbertInputError(f"the converted model uses non-built-in ops {custom}; pass allow_custom_ops=True")
-    wrapper = mobile_model(model, task, seq_len, multi_label=multi_label)
-    report = accuracy_gate.compare(wrapper, content, heldout_inputs, task, labels=heldout_labels,
-                                   latency_runs=latency_runs)
-    passed = report["metric_drop_points"] <= threshold
-    if task == "classify" and report.get("agreement", 1.0) < min_agreement:
-        passed = False
-        report["min_agreement"] = min_agreement
+    if reference is None:
+        reference = accuracy_gate.keras_outputs(model, task, seq_len, batch, multi_label=multi_label)
+    lite, latency = accuracy_gate.lite_outputs(content, batch, latency_runs=latency_runs)
+    report = accuracy_gate.judge(task, reference, lite, batch, heldout_labels, threshold,
+                                 min_agreement=min_agreement, label_names=labels)
+    report.update(latency_ms=latency, num_threads=2)
+    passed = report["passed"]
     if metadata and tokenizer is not None:
         content = md.add_metadata(content, task, tokenizer, labels=labels, seq_len=seq_len)
+    checks = {}
+    if (check_runtime_tokenizer and metadata and tokenizer is not None and task == "classify" and not multi_label
+            and not accuracy_gate.is_pair(texts)):
+        checker = runtime_check.tasklib_classifier if runtime == "tasklib" else runtime_check.mediapipe_classifier
+        check = checker(content, list(texts), reference["probability"], lite["probability"], labels)
+        checks[check["runtime"]] = check
+        if check.get("passed") is False:
+            passed = False
+            report["runtime_tokenizer"] = f"{check['runtime']} on raw strings disagrees: {check}"
+    dep = _deployment(content) if deployment else {}
+    if dep:
+        dep["loaded_by"] = ", ".join([f"LiteRT {dep.get('litert_version')}", *checks])
     card = model_card.build(out, content, mode=mode, task=task, seq_len=seq_len, labels=labels, report=report,
                             threshold=threshold, passed=passed, forced=force and not passed, source=source,
-                            family=family or meta.get("family"))
-    card["per_channel"] = per_channel
+                            family=family or meta.get("family"), runtime=runtime,
+                            quantization=("per-channel" if per_channel else "per-tensor") if mode == "dynamic-int8"
+                            else quantization(mode, runtime), seq_len_source=seq_len_source,
+                            heldout=_heldout_description(texts, heldout_labels, given), training_data=training_data,
+                            deployment=dep, runtime_checks=checks)
+    card["per_channel"] = bool(per_channel) if mode == "dynamic-int8" else None
     if not passed and not force:
-        raise accuracy_gate.AccuracyGateError(accuracy_gate.refusal_message(out, mode, report, threshold))
-    atomic_write(out, content)
-    model_card.write(out, card)
-    return ExportResult(os.fspath(out), content, card, passed)
+        msg = report.get("runtime_tokenizer") or accuracy_gate.refusal_message(out, mode, report, threshold)
+        if report.get("runtime_tokenizer"):
+            msg = f"refusing to write {out}: {msg}; pass --force to write it anyway"
+        error = accuracy_gate.AccuracyGateError(msg)
+        error.card, error.reference = card, reference  # for callers trying several modes (the quickstart)
+        raise error
+    publish(out, content, model_card.render(out, card))
+    return ExportResult(out, content, card, passed, reference)
+
+
+def _deployment(content: bytes) -> dict:
+    """Ops, versions, minimum runtime, load time, peak memory, XNNPACK share (measured in a child)."""
+    import tempfile
+
+    from kbert.export import litert
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "model.tflite")
+        with open(path, "wb") as f:
+            f.write(content)
+        info = litert.inspect_file(path)
+    return {k: info[k] for k in ("min_runtime_version", "load_ms", "peak_memory_mb", "xnnpack_ops", "total_ops",
+                                 "xnnpack_share", "ops", "litert_version")}

@@ -15,28 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from kbert.errors import KbertInputError
-from kbert.models import albert, bert, distilbert
-from kbert.presets import FAMILIES, Preset, count_params, get_preset
-
-FAMILY_MODULES = {"bert": bert, "distilbert": distilbert, "albert": albert}
+from kbert.models.build import FAMILY_MODULES, build_backbone  # noqa: F401 (public here)
+from kbert.presets import Preset, count_params, get_preset
 
 
 def _resolve(preset: str | Preset) -> Preset:
     return preset if isinstance(preset, Preset) else get_preset(preset)
-
-
-def build_backbone(family: str, config: dict, dtype=None):
-    """Build a backbone of `family` from a keras-hub-style config dict."""
-    if family not in FAMILY_MODULES:
-        raise KbertInputError(f"unknown model family {family!r}; expected one of {', '.join(FAMILIES)}")
-    module = FAMILY_MODULES[family]
-    unknown = set(config) - set(module.CONFIG_KEYS)
-    if unknown:
-        raise KbertInputError(
-            f"config keys not understood for {family}: {sorted(unknown)}; "
-            f"known keys: {', '.join(module.CONFIG_KEYS)}"
-        )
-    return module.build(config, dtype=dtype)
 
 
 def backbone(preset: str | Preset, dtype=None, **overrides):

@@ -9,7 +9,8 @@ Two ways to make `model.fit` survive a killed process (SIGKILL, pre-emption, OOM
        model.fit(ds, epochs=3, callbacks=callbacks)                          # doctest: +SKIP
 
 2. Step-based trainers (pretraining, distillation): `StepCheckpoint` writes every `every_steps`
-   optimizer steps the model's and optimizer's variables (atomically; the last `keep` are kept), and
+   optimizer steps the model's and optimizer's variables, by name (`kbert.training.checkpoints`,
+   a `tf.train.CheckpointManager`; the last `keep` are kept), and
    `resume(model, dir)` restores the newest one and returns its global step, so the trainer skips the
    batches already seen. Run `fit` with `steps_per_epoch=every_steps` on a repeated dataset; a killed
    run loses at most `every_steps - 1` steps, and no step is applied twice:
@@ -26,16 +27,14 @@ global step, before any later checkpoint is written, so the last good checkpoint
 
 from __future__ import annotations
 
-import glob
 import json
 import math
 import os
-import re
 
 import keras
 import numpy as np
 
-STATE_FILE = "checkpoint.json"
+from kbert.training import checkpoints
 
 
 class NonFiniteLossError(RuntimeError):
@@ -84,30 +83,20 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
 
 def latest_checkpoint(directory) -> tuple[int, str] | None:
-    """(global step, path) of the newest `StepCheckpoint` file in `directory`, or None."""
-    found = _all(directory)
-    return max(found) if found else None
-
-
-def _variables(model):
-    """Everything a resumed run needs: model variables (weights and RNG seed states) and optimizer slots."""
-    variables = list(model.variables)
-    if getattr(model, "optimizer", None) is not None:
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        variables += list(model.optimizer.variables)
-    return variables
+    """(global step, path) of the newest `StepCheckpoint` in `directory`, or None."""
+    return checkpoints.latest(directory)
 
 
 class StepCheckpoint(keras.callbacks.Callback):
-    """Every `every_steps` optimizer steps, save model + optimizer variables to `directory/ckpt-STEP.npz`.
+    """Every `every_steps` optimizer steps, save model + optimizer variables to `directory/ckpt-STEP`.
 
     Args:
         directory: checkpoint folder (created).
         every_steps: checkpoint interval in optimizer steps (global, counted by `optimizer.iterations`).
         keep: how many newest checkpoints to keep.
 
-    Writes are atomic (temporary file + rename), so a kill mid-write leaves the previous checkpoint
+    Variables are saved by name (`kbert.training.checkpoints`: a `tf.train.CheckpointManager`), and a
+    checkpoint counts only once its state file names it, so a kill mid-write leaves the previous one
     usable. Non-finite weights are never saved. In multi-worker training only the chief writes.
     """
 
@@ -130,52 +119,19 @@ class StepCheckpoint(keras.callbacks.Callback):
     def save(self, step: int):
         if not _is_chief():
             return None
-        values = [np.asarray(v.numpy()) for v in _variables(self.model)]
-        if not all(np.isfinite(v).all() for v in values if v.dtype.kind == "f"):
-            return None
-        os.makedirs(self.directory, exist_ok=True)
-        path = os.path.join(self.directory, f"ckpt-{step}.npz")
-        tmp = path + ".tmp.npz"
-        np.savez(tmp, *values)
-        os.replace(tmp, path)
-        with open(os.path.join(self.directory, STATE_FILE + ".tmp"), "w") as f:
-            json.dump({"step": step, "path": os.path.basename(path), "variables": len(values)}, f)
-        os.replace(os.path.join(self.directory, STATE_FILE + ".tmp"), os.path.join(self.directory, STATE_FILE))
-        for old_step, old in sorted(s for s in _all(self.directory))[:-self.keep]:
-            os.remove(old)
-        return path
-
-
-def _all(directory):
-    out = []
-    for path in glob.glob(os.path.join(directory, "ckpt-*.npz")):
-        m = re.search(r"ckpt-(\d+)\.npz$", path)
-        if m:
-            out.append((int(m.group(1)), path))
-    return out
+        for v in checkpoints.variables(self.model):
+            if "float" in str(v.dtype) and not np.isfinite(np.asarray(v.numpy())).all():
+                return None
+        return checkpoints.save(self.model, self.directory, step, keep=self.keep)
 
 
 def resume(model, directory) -> int:
     """Restore the newest `StepCheckpoint` in `directory` into a built, compiled `model`; return its step.
 
-    Returns 0 (and changes nothing) when there is no checkpoint. The model must have the same
-    architecture and optimizer as the run that wrote it.
+    Returns 0 (and changes nothing) when there is no checkpoint. Variables are matched by name; a
+    checkpoint of another architecture or optimizer is refused naming the variables that differ.
     """
-    last = latest_checkpoint(directory)
-    if last is None:
-        return 0
-    step, path = last
-    variables = _variables(model)
-    with np.load(path) as data:
-        values = [data[f"arr_{i}"] for i in range(len(data.files))]
-    if len(values) != len(variables):
-        raise ValueError(f"{path} holds {len(values)} variables but the model has {len(variables)}: "
-                         "not the same model/optimizer")
-    for var, value in zip(variables, values):
-        if tuple(var.shape) != value.shape:
-            raise ValueError(f"{path}: variable {var.path} has shape {tuple(var.shape)}, checkpoint {value.shape}")
-        var.assign(value)
-    return step
+    return checkpoints.restore(model, directory)
 
 
 class PersistentState(keras.callbacks.Callback):

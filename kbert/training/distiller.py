@@ -34,6 +34,17 @@ e.g. a fine-tuned classifier teacher and a smaller classifier student; `y` is th
 Data for MLM distillation: `x = {token_ids (masked), padding_mask[, segment_ids], mask_positions}`,
 `y = {"mlm_ids", "mlm_weights"}` exactly as `kbert.data.pretraining.Masker` produces them.
 Features a model does not take (DistilBERT has no `segment_ids`) are dropped per model.
+
+Why not `keras.distillation.Distiller` (Keras >= 3.12)? Read against Keras 3.15's source, it does not fit
+this recipe, so kbert keeps its own `train_step` (and adds what Keras' lacks: the MLM term on masked
+positions and `kbert.training.student_init`):
+- its losses see only (teacher outputs, student outputs): no padding mask, so `L_ce` over all positions
+  and `L_cos` would average over padding (most of a batch of short texts);
+- teacher and student must take the same inputs (a DistilBERT student has no `segment_ids`);
+- `FeatureDistillation` finds layers with `model.get_layer(name)`, i.e. top-level layers only, not the
+  transformer layers inside a task model's keras-hub backbone, and runs the student a second time to
+  extract them (here logits and hidden states come from one pass);
+- the supervised weight is a convex `student_loss_weight` in [0, 1], not DistilBERT's alpha/beta/gamma.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 // kbert TFLite models on iOS. Add to the app bundle the files written by `kbert export tflite`:
 //   classify.tflite (output "probability", labels.txt + vocab.txt packed),
 //   qa.tflite (seq len 384, outputs "start_logits"/"end_logits"), embed.tflite (output "embeddings").
+// MediaPipe Tasks for classify / embed (the default export: per-channel dynamic-int8, which the TFLite
+// Task Library 0.4.4 cannot load); the Task Library for QA (export it with `--runtime tasklib`).
+// Not compiled here (no Xcode in kbert's CI): the tests check asset, tensor and file names only.
 import Foundation
 import MediaPipeTasksText
 import TensorFlowLiteTaskText
@@ -11,7 +14,6 @@ let embedderAsset = "embed"
 
 final class KbertModels {
     private let classifier: TextClassifier
-    private let bertClassifier: TFLBertNLClassifier
     private let answerer: TFLBertQuestionAnswerer
     private let embedder: TextEmbedder
 
@@ -25,7 +27,6 @@ final class KbertModels {
         options.baseOptions.modelAssetPath = clfPath
         options.maxResults = 3
         classifier = try TextClassifier(options: options)
-        bertClassifier = TFLBertNLClassifier.bertNLClassifier(modelPath: clfPath)
         answerer = TFLBertQuestionAnswerer.questionAnswerer(modelPath: qaPath)
         embedder = try TextEmbedder(modelPath: embPath)
     }
@@ -34,11 +35,6 @@ final class KbertModels {
     func classify(_ text: String) throws -> (String, Float) {
         let top = try classifier.classify(text: text).classificationResult.classifications[0].categories[0]
         return (top.categoryName ?? "", top.score)
-    }
-
-    /// Same file through the Task Library: label -> probability.
-    func classifyWithTaskLibrary(_ text: String) -> [String: NSNumber] {
-        return bertClassifier.classify(text: text)
     }
 
     func answer(question: String, context: String) -> String? {

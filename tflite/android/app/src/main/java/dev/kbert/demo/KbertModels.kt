@@ -5,12 +5,15 @@ package dev.kbert.demo
 //   qa.tflite        seq len 384, outputs "start_logits"/"end_logits", vocab.txt packed
 //   embed.tflite     output "embeddings", vocab.txt packed
 // The tokenizer runs inside the runtimes (from the packed vocab.txt / spiece.model): pass raw text.
+// Runtimes: MediaPipe Tasks for classify / embed (the default export: per-channel dynamic-int8, which
+// the TFLite Task Library 0.4.4 cannot load), the Task Library for QA (MediaPipe Tasks has no BERT
+// question answerer; export qa.tflite with `--runtime tasklib`). Not compiled here (no Android SDK
+// in kbert's CI): kbert's tests check the asset, tensor and file names against real exports.
 
 import android.content.Context
 import com.google.mediapipe.tasks.core.BaseOptions
 import com.google.mediapipe.tasks.text.textclassifier.TextClassifier
 import com.google.mediapipe.tasks.text.textembedder.TextEmbedder
-import org.tensorflow.lite.task.text.nlclassifier.BertNLClassifier
 import org.tensorflow.lite.task.text.qa.BertQuestionAnswerer
 
 const val CLASSIFIER_ASSET = "classify.tflite"
@@ -27,9 +30,6 @@ class KbertModels(context: Context) {
             .build()
     )
 
-    // Task Library alternative for the same file (needs the per-tensor dynamic-int8 or float modes).
-    private val bertClassifier: BertNLClassifier = BertNLClassifier.createFromFile(context, CLASSIFIER_ASSET)
-
     private val answerer: BertQuestionAnswerer = BertQuestionAnswerer.createFromFile(context, QA_ASSET)
 
     private val embedder: TextEmbedder = TextEmbedder.createFromOptions(
@@ -45,11 +45,6 @@ class KbertModels(context: Context) {
         return top.categoryName() to top.score()
     }
 
-    fun classifyWithTaskLibrary(text: String): Pair<String, Float> {
-        val top = bertClassifier.classify(text).maxByOrNull { it.score }!!
-        return top.label to top.score
-    }
-
     /** Best answer span from the context (the Task Library tokenizes with the packed vocab.txt). */
     fun answer(question: String, context: String): String? =
         answerer.answer(context, question).firstOrNull()?.text
@@ -58,6 +53,6 @@ class KbertModels(context: Context) {
         embedder.embed(text).embeddingResult().embeddings()[0].floatEmbedding()
 
     fun close() {
-        classifier.close(); bertClassifier.close(); answerer.close(); embedder.close()
+        classifier.close(); answerer.close(); embedder.close()
     }
 }

@@ -1,0 +1,32 @@
+"""Export the encoder and tokenizer of a kbert model directory (or a checkpoint folder / Hub name) as a
+keras-hub preset: `keras_hub.models.Backbone.from_preset(DIR)` loads it (after `import kbert`, which
+registers kbert's backbone and tokenizer classes).
+
+examples:
+  kbert export keras-hub --model runs/sentiment --out presets/sentiment
+"""
+
+
+def add_arguments(p):
+    p.add_argument("--model", required=True, help="kbert model directory, HF checkpoint folder or Hub name")
+    p.add_argument("--out", required=True, help="preset folder to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier preset in --out")
+
+
+def validate(args):
+    from kbert.export.keras_hub_preset import _check_out
+
+    _check_out(args.out, args.overwrite)
+
+
+def run(args):
+    import json
+
+    from kbert.export.keras_hub_preset import export_keras_hub
+
+    result = export_keras_hub(args.model, args.out, overwrite=args.overwrite)
+    if args.json:
+        print(json.dumps(result))
+    elif not args.quiet:
+        print(f"wrote {result['path']} ({result['backbone']}, {result['tokenizer']})")
+    return 0
