@@ -151,11 +151,12 @@ def compile_encoder(model, batch: int, seq_len: int, jit_compile: bool = True, b
                 x = tf.pad(x, [[0, batch - n], [0, 0]])
             feed[name] = x
         out = graph(length)(feed)
+        fn.graphs[length] = graphs[length]  # the shapes this callable has run (and compiled)
         if n == batch:
             return out
         return tf.nest.map_structure(lambda t: t[:n], out)
 
     fn.forward = graph(seq_len)
-    fn.graphs = graphs
+    fn.graphs = {}
     fn.batch, fn.seq_len, fn.buckets = batch, seq_len, lengths if buckets is not None else None
     return fn
