@@ -20,7 +20,7 @@ INSTALL = [
     "matplotlib",
     "tensorboard",
     # LiteRT: the interpreter kbert runs .tflite files with (tf.lite.Interpreter is deprecated since TF 2.20)
-    "ai-edge-litert>=2.0,<3",
+    "ai-edge-litert>=2.0,<2.4",
 ]
 
 EXTRAS = {

@@ -12,8 +12,11 @@ def publish_dir(tmp: str, target: str, replace: bool = True) -> None:
 
     An existing `target` is swapped out with two renames (absent for an instant, never
     half-written) and put back if the second rename fails; the old copy is then deleted.
-    With `replace=False` an existing `target` is never touched: `FileExistsError`.
+    With `replace=False` an existing `target` is never touched: `FileExistsError`. The published
+    files get the user's umask (temporary folders are created 0700, which would lock out a TF
+    Serving or web server running as another user).
     """
+    apply_umask(tmp)
     if not os.path.exists(target):
         if not replace:
             os.rename(tmp, target)  # rename(2) refuses a non-empty target directory (ENOTEMPTY)
@@ -31,6 +34,33 @@ def publish_dir(tmp: str, target: str, replace: bool = True) -> None:
         os.replace(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def umask() -> int:
+    """The process's umask (read without changing it where Linux tells it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(root: str) -> None:
+    """Give `root` and everything under it the modes a plain `open`/`mkdir` would have (0666/0777 & ~umask)."""
+    mask = umask()
+    os.chmod(root, 0o777 & ~mask)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o777 & ~mask)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o666 & ~mask)
 
 
 class FileLock:

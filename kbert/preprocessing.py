@@ -27,13 +27,25 @@ class TextPreprocessor(keras.layers.Layer):
         self.tokenizer = tokenizer
         self.seq_len = seq_len
         self.segments = segments
-        self.packer = keras_hub.layers.MultiSegmentPacker(
-            start_value=tokenizer.cls_token_id,
-            end_value=tokenizer.sep_token_id,
-            pad_value=tokenizer.pad_token_id,
-            truncate=truncate,
-            sequence_length=seq_len,
-        )
+        self.truncate = truncate
+        object.__setattr__(self, "_packer", None)  # not tracked by Keras: it has no state
+
+    @property
+    def packer(self):
+        """The [CLS]/[SEP] packer. A loaded model's tokenizer gets its vocabulary (and so its special
+        token ids) only after the constructor has run, so the packer is kept once they are known."""
+        if self._packer is not None:
+            return self._packer
+        tok = self.tokenizer
+        packer = keras_hub.layers.MultiSegmentPacker(
+            start_value=tok.cls_token_id, end_value=tok.sep_token_id, pad_value=tok.pad_token_id,
+            truncate=self.truncate, sequence_length=self.seq_len)
+        if tok.cls_token_id is not None:
+            object.__setattr__(self, "_packer", packer)
+        return packer
+
+    def build(self, input_shape=None):
+        self.built = True  # no weights: the tokenizer and packer are lookup tables and ops
 
     def __call__(self, texts, **kwargs):
         return super().__call__(as_segments(texts), **kwargs)
@@ -49,7 +61,7 @@ class TextPreprocessor(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(seq_len=self.seq_len, segments=self.segments, truncate=self.packer.truncate,
+        config.update(seq_len=self.seq_len, segments=self.segments, truncate=self.truncate,
                       tokenizer=keras.saving.serialize_keras_object(self.tokenizer))
         return config
 

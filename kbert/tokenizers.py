@@ -90,14 +90,27 @@ def albert_normalize_tf(text, lowercase: bool, keep_accents: bool):
     import tensorflow_text as tf_text
 
     # Python's str.split() whitespace: ASCII space/controls, the \x1c-\x1f separators, NEL, \p{Z}.
-    text = tf.strings.regex_replace(text, r"[\s\x{1c}-\x{1f}\x{85}\p{Z}]+", " ")
+    text = tf.strings.regex_replace(text, r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]+", " ")
     text = tf.strings.regex_replace(text, r"^ | $", "")
     text = tf.strings.regex_replace(text, "``|''", '"')
     if not keep_accents:
         text = tf.strings.regex_replace(tf_text.normalize_utf8(text, "NFKD"), r"\p{Mn}", "")
     if lowercase:
-        text = tf.strings.lower(tf.strings.regex_replace(text, "\u03a3", "\u03c3"), encoding="utf-8")
+        text = _lower_utf8(tf.strings.regex_replace(text, "\u03a3", "\u03c3"))
     return text
+
+
+def _lower_utf8(text):
+    """`tf.strings.lower(..., encoding="utf-8")`, which stops at the first NUL byte (it drops the rest of
+    the string); ALBERT keeps NULs for SentencePiece to handle, so lower-case between them."""
+    import tensorflow as tf
+
+    def lower_each(parts):
+        return tf.strings.join([tf.strings.lower(parts, encoding="utf-8"), "\x00"])  # NUL as a tensor, not an attr
+
+    joined = tf.strings.reduce_join(tf.ragged.map_flat_values(lower_each, tf.strings.split(text, "\x00")), axis=-1)
+    drop_last = lambda s: tf.strings.substr(s, tf.zeros_like(tf.strings.length(s)), tf.strings.length(s) - 1)  # noqa: E731
+    return tf.ragged.map_flat_values(drop_last, joined) if isinstance(joined, tf.RaggedTensor) else drop_last(joined)
 
 
 class _HFNormalization:
@@ -116,7 +129,7 @@ class _HFNormalization:
         super().__init__(vocabulary=vocabulary, lowercase=False, strip_accents=False, **kwargs)
 
     def tokenize(self, inputs):
-        if self._use_tf_workflow():
+        if hub_compat.use_tf_workflow(self):
             import tensorflow as tf
 
             if not isinstance(inputs, tf.RaggedTensor):
@@ -149,7 +162,9 @@ class AlbertTokenizer(keras_hub.models.AlbertTokenizer):
 
     `lowercase` / `keep_accents` are Hugging Face's `do_lower_case` / `keep_accents` (albert-*-v2:
     True / False). The defaults (False / True) only collapse whitespace and map ``/'' to ", leaving the
-    rest to the SentencePiece model's own normaliser (kbert-trained models case-fold there).
+    rest to the SentencePiece model's own normaliser (kbert-trained models case-fold there). Pieces
+    such as "▁1811," are used as the model scores them, as `transformers` 5 and `sentencepiece` do
+    (Google's original ALBERT code and transformers 4's slow tokenizer re-split them into "1811" + ",").
     """
 
     backbone_cls = AlbertBackbone  # so keras-hub's `Tokenizer.from_preset` finds it for a kbert preset
@@ -160,7 +175,7 @@ class AlbertTokenizer(keras_hub.models.AlbertTokenizer):
         super().__init__(proto=proto, **kwargs)
 
     def tokenize(self, inputs):
-        if self._use_tf_workflow():
+        if hub_compat.use_tf_workflow(self):
             import tensorflow as tf
 
             if not isinstance(inputs, tf.RaggedTensor):

@@ -49,19 +49,23 @@ def texts():
     return lines + EDGE
 
 
-def _reference_ids(model_file, text, lowercase, keep_accents):
-    """Google's ALBERT `preprocess_text` + `encode_pieces` (tokenization.py) over raw sentencepiece."""
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor(model_file=model_file)
+def _albert_preprocess(text, lowercase, keep_accents):
+    """Google's ALBERT `preprocess_text` (tokenization.py)."""
     t = " ".join(text.strip().split()).replace("``", '"').replace("''", '"')
     if not keep_accents:
         t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
-    if lowercase:
-        t = t.lower()
+    return t.lower() if lowercase else t
+
+
+def _reference_ids(model_file, text, lowercase, keep_accents, resplit_digit_comma=False):
+    """ALBERT's preprocessing over the raw sentencepiece library; with `resplit_digit_comma`, also the
+    original ALBERT code's re-split of "9,"-pieces (which transformers 5 no longer does)."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=model_file)
     pieces = []
-    for p in sp.encode(t, out_type=str):
-        if len(p) > 1 and p[-1] == "," and p[-2].isdigit():  # ALBERT re-splits "9," pieces
+    for p in sp.encode(_albert_preprocess(text, lowercase, keep_accents), out_type=str):
+        if resplit_digit_comma and len(p) > 1 and p[-1] == "," and p[-2].isdigit():
             cur = sp.encode(p[:-1].replace("\u2581", ""), out_type=str)
             if p[0] != "\u2581" and cur[0][0] == "\u2581":
                 cur = cur[1:] if len(cur[0]) == 1 else [cur[0][1:]] + cur[1:]
@@ -122,3 +126,76 @@ def test_keep_accents_and_save_round_trip(spm_dir, tmp_path):
     files = tokenizers.save(stripped, str(tmp_path / "saved"))
     again = tokenizers.from_folder(str(tmp_path / "saved"), "albert")
     assert "spiece.model" in files and (again.hf_lowercase, again.keep_accents) == (True, False)
+
+
+def test_digit_comma_pieces_split_as_albert(cased_dir, tmp_path):
+    """A model with "1811,"-style pieces (albert-*-v2's has them; kbert's training splits numbers off, so
+    its models never do; here they are added to a kbert-trained model): kbert's ids equal transformers 5's
+    and sentencepiece's, which use them; Google's original ALBERT code re-splits them (documented gap)."""
+    import json
+
+    import sentencepiece as spm
+    import tensorflow as tf
+    from sentencepiece import sentencepiece_model_pb2
+    from transformers import AlbertTokenizer
+
+    from kbert import tokenizers
+
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString((cased_dir / "spiece.model").read_bytes())
+    have = {p.piece for p in model.pieces}
+    digits = [d for d in "0123456789" if d not in have]  # a vocabulary that spells every number
+    for text, score in [(d, -9.0) for d in digits] + [(p, -2.0) for p in ("\u25811811,", "\u258112,", "9,", "\u25814,")]:
+        piece = model.pieces.add()
+        piece.piece, piece.score, piece.type = text, score, piece.NORMAL
+    out = tmp_path / "spm"
+    out.mkdir()
+    (out / "spiece.model").write_bytes(model.SerializeToString())
+    (out / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True, "keep_accents": False}))
+    sp = spm.SentencePieceProcessor(model_file=str(out / "spiece.model"))
+    texts = ["In 1811, they met; by 1812, 3, 7, they wed.", "Chapter 4, page 12, line 19, 1811,1812"]
+    assert any(p in sp.encode(t.lower(), out_type=str) for t in texts for p in ("\u25811811,", "\u258112,"))
+    tok = tokenizers.from_folder(str(out), "albert")
+    hf = AlbertTokenizer.from_pretrained(str(out))
+    want = [hf(t, add_special_tokens=False)["input_ids"] for t in texts]
+    assert want == [_reference_ids(str(out / "spiece.model"), t, True, False) for t in texts]
+    assert [list(np.asarray(x)) for x in tok(texts)] == want
+    ds = tf.data.Dataset.from_tensor_slices(texts).batch(2).map(tok)
+    assert [list(r) for batch in ds for r in batch.to_list()] == want
+    google = [_reference_ids(str(out / "spiece.model"), t, True, False, resplit_digit_comma=True) for t in texts]
+    assert google != want  # the case is exercised: the original ALBERT code differs on exactly these
+
+
+def test_serving_export_tokenizes_as_eager(cased_dir, texts, tmp_path):
+    """The TF Serving SavedModel's raw-text signature: ALBERT's preprocessing is traced into it, so its
+    logits equal the Keras model's on eagerly tokenized text (and differ if the preprocessing were lost)."""
+    import json
+
+    import keras
+    import tensorflow as tf
+
+    import kbert
+    from kbert import tokenizers
+    from kbert.export.serving import export_serving
+    from kbert.model_dir import save_model_dir
+    from kbert.preprocessing import TextPreprocessor
+    from kbert.tasks.classifier import build_classifier
+
+    folder = tmp_path / "tok"
+    shutil.copytree(cased_dir, folder)
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True, "keep_accents": False}))
+    tok = tokenizers.from_folder(str(folder), "albert")
+    keras.utils.set_random_seed(0)
+    encoder = kbert.models.backbone("albert_tiny", vocabulary_size=tok.vocabulary_size(), num_layers=2,
+                                    max_sequence_length=64)
+    model = build_classifier(encoder, 3)
+    md = save_model_dir(tmp_path / "md", model, tok, task="classify", seq_len=48, labels=["a", "b", "c"],
+                        pair=False, multi_label=False)
+    path = export_serving(md, str(tmp_path / "serving"), warmup=False)
+    sample = texts[-len(EDGE):] + texts[:4]
+    served = tf.saved_model.load(path).signatures["serving_default"](text=tf.constant(sample))["logits"].numpy()
+    eager = np.asarray(model(TextPreprocessor(tok, seq_len=48)(sample), training=False)["logits"])
+    np.testing.assert_allclose(served, eager, atol=1e-5)
+    raw = tokenizers.sentencepiece(str(folder / "spiece.model"))  # no do_lower_case / accent stripping
+    unnormalised = np.asarray(model(TextPreprocessor(raw, seq_len=48)(sample), training=False)["logits"])
+    assert np.abs(unnormalised - served).max() > 1e-3

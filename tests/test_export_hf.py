@@ -215,3 +215,57 @@ def test_keras_hub_preset_reload(hf_folders, sentences, tmp_path, family):
     want, got = ck.backbone(x), backbone(x)
     key = "sequence_output" if isinstance(want, dict) else None
     np.testing.assert_array_equal(np.asarray(got[key] if key else got), np.asarray(want[key] if key else want))
+
+
+def test_keras_hub_preset_loads_in_a_fresh_process(hf_folders, sentences, tmp_path):
+    """What a keras-hub user writes: keras_hub + `import kbert.tokenizers`, nothing else of kbert."""
+    import subprocess
+    import sys
+
+    from kbert.checkpoints.hf import load_hf
+    from kbert.export.keras_hub_preset import export_keras_hub
+    from kbert.preprocessing import TextPreprocessor
+
+    export_keras_hub(str(hf_folders["albert"]), str(tmp_path / "preset"))
+    ck = load_hf(str(hf_folders["albert"]))
+    x = TextPreprocessor(ck.tokenizer, seq_len=32)(sentences)
+    np.savez(tmp_path / "x.npz", **{k: np.asarray(v) for k, v in x.items()})
+    code = (
+        "import sys, json, numpy as np, keras_hub\n"
+        "import kbert.tokenizers\n"
+        "b = keras_hub.models.Backbone.from_preset(sys.argv[1])\n"
+        "t = keras_hub.tokenizers.Tokenizer.from_preset(sys.argv[1])\n"
+        "x = dict(np.load(sys.argv[2]))\n"
+        "np.save(sys.argv[3], np.asarray(b(x)['sequence_output']))\n"
+        "print(json.dumps([np.asarray(r).tolist() for r in t(json.loads(sys.argv[4]))]))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "preset"), str(tmp_path / "x.npz"),
+                           str(tmp_path / "y.npy"), json.dumps(sentences)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [np.asarray(r).tolist() for r in ck.tokenizer(sentences)]
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), np.asarray(ck.backbone(x)["sequence_output"]))
+
+
+def test_task_class_object_exports(hf_folders, sentences, tmp_path):
+    """A kbert task class (TextClassifier) exports straight from the object: its pooling and labels
+    come from the class itself."""
+    import torch
+    import transformers
+
+    from kbert.export.hf import export_hf
+    from kbert.tasks.classifier import TextClassifier
+
+    clf = TextClassifier.from_preset(str(hf_folders["albert"]), labels=["x", "y"], pooling="cls", seq_len=48)
+    result = export_hf(clf, str(tmp_path / "hf"))
+    hf = transformers.AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "hf")).eval()
+    assert result["architecture"] == "AlbertForSequenceClassification" and hf.config.id2label == {0: "x", 1: "y"}
+    tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    enc = tok(sentences, padding=True, return_tensors="pt")
+    x = {"token_ids": enc["input_ids"].numpy().astype("int32"), "padding_mask": enc["attention_mask"].numpy().astype("int32")}
+    x["segment_ids"] = np.zeros_like(x["token_ids"])
+    with torch.no_grad():
+        ref = hf(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.numpy()
+    np.testing.assert_allclose(np.asarray(clf(x)["logits"]), ref, atol=1e-4)

@@ -82,6 +82,11 @@ def test_model_card_next_to_file(float_export, texts):
     dep = card["deployment"]
     ops = {o["op"]: o["version"] for o in dep["ops"]}
     assert ops["FULLY_CONNECTED"] >= 1 and "SOFTMAX" in ops and dep["min_runtime_version"].startswith("2.")
+    # each op's own minimum runtime; the newest of them is the file's (the converter's metadata)
+    from kbert.export.op_versions import newest
+
+    assert all(o["min_runtime"] for o in dep["ops"]), dep["ops"]
+    assert newest(o["min_runtime"] for o in dep["ops"]) == dep["min_runtime_version"]
     assert dep["load_ms"] > 0 and dep["peak_memory_mb"] > 0 and 0 < dep["xnnpack_share"] <= 1
     assert card["training_data"]["licence"] == "not recorded"
     text = open(md_path).read()
@@ -124,6 +129,9 @@ def test_dynamic_int8_per_channel_by_runtime(classifier):
     assert _fc_versions(tasklib) and all(v < 12 for v in _fc_versions(tasklib)), _fc_versions(tasklib)
     default = tflite.convert(classifier, "dynamic-int8", "classify", SEQ)
     assert max(_fc_versions(default)) >= 12, _fc_versions(default)
+    from kbert.export.op_versions import min_runtime
+
+    assert tuple(map(int, min_runtime("FULLY_CONNECTED", max(_fc_versions(default))).split("."))) >= (2, 17, 0)
 
 
 def test_gate_refuses_and_force_writes(classifier, tokenizer, texts, tmp_path):
@@ -351,3 +359,31 @@ def test_sentencepiece_normalisation_must_match_the_packed_model():
     with pytest.raises(KbertInputError, match="tokenize differently from training"):
         runtime_check.sentencepiece_normalisation(StrippingAccentsOutside(), ["Café naïve"])
     assert runtime_check.sentencepiece_normalisation(tokenizer) is None  # WordPiece: nothing to check
+
+
+def _unk_share_classifier():
+    """A contract-conforming "classifier" whose label says whether over 30% of its tokens are [UNK]
+    (id 100): as sensitive to tokenization as a model can be."""
+    ins = {n: keras.Input((None,), dtype="int32", name=n) for n in ("token_ids", "padding_mask", "segment_ids")}
+    unk = keras.ops.sum(keras.ops.cast(keras.ops.equal(ins["token_ids"], 100), "float32"), axis=1, keepdims=True)
+    share = unk / keras.ops.sum(keras.ops.cast(ins["padding_mask"], "float32"), axis=1, keepdims=True)
+    return keras.Model(ins, {"logits": keras.ops.concatenate([0.3 - share, share - 0.3], axis=-1) * 20.0})
+
+
+def test_runtime_tokenizer_mismatch_is_refused(tokenizer, texts, tmp_path):
+    """Trained with a tokenizer that keeps case, shipped with an uncased vocabulary that MediaPipe's C++
+    WordPiece lower-cases: on upper-case text the phone sees real words where training saw [UNK].
+    The gate's Keras-vs-LiteRT comparison (kbert's tokens on both sides) cannot see it; the raw-string
+    check in MediaPipe must, while the matching (uncased) tokenizer passes."""
+    vocab = kbert.tokenizers.read_vocab(os.path.join(kbert.assets.minilm_dir(), "vocab.txt"))
+    cased = kbert.tokenizers.wordpiece(vocab, lowercase=False)
+    model = _unk_share_classifier()
+    mixed = [t.upper() if i % 2 else t for i, t in enumerate(texts[0])]
+    common = dict(task="classify", mode="float32", seq_len=SEQ, labels=LABELS, heldout=mixed, latency_runs=0,
+                  deployment=False)
+    with pytest.raises(accuracy_gate.AccuracyGateError, match="its tokenizer does not match training"):
+        tflite.export(model, str(tmp_path / "cased.tflite"), tokenizer=cased, **common)
+    assert not os.listdir(tmp_path)
+    res = tflite.export(model, str(tmp_path / "uncased.tflite"), tokenizer=tokenizer, **common)
+    (check,) = res.card["runtime_checks"].values()
+    assert check["same_label_as_keras"] == 1.0 and check["tokenizer_mismatches_excluding_ties"] == 0

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kbert.checkpoints.hf import is_hub_name
+from kbert.checkpoints.hf import is_hub_name, names_hub_repo
 
 REPO = "sentence-transformers/all-MiniLM-L6-v2"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -16,6 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_hub_name_rules(tmp_path):
     assert is_hub_name("bert-base-uncased") and is_hub_name("albert-base-v2")
+    assert names_hub_repo("bert-base-uncased") and names_hub_repo("hf://gpt2") and names_hub_repo(REPO)
+    assert not names_hub_repo("bert_tny")  # a mistyped preset keeps its "did you mean" hint
     assert is_hub_name("hf://" + REPO) and is_hub_name(REPO) and is_hub_name(REPO + "@main")
     assert not is_hub_name(str(tmp_path)) and not is_hub_name("./runs/x") and not is_hub_name("/abs/path")
 
@@ -47,6 +49,16 @@ local = load_hf(kbert.assets.minilm_dir())
 x = kbert.models.dummy_inputs(a.backbone)
 assert np.allclose(a.backbone(x)["sequence_output"], local.backbone(x)["sequence_output"], atol=1e-6)
 assert a.tokenizer(["Hello Hub"]) == local.tokenizer(["Hello Hub"])
+from kbert.tasks.classifier import TextClassifier
+
+clf = TextClassifier.from_preset("hf://{repo}", labels=["neg", "pos"], seq_len=16)
+assert clf.backbone.count_params() == local.backbone.count_params()
+try:
+    TextClassifier.from_preset("bert-base-uncased", num_classes=2)
+except KbertInputError as e:
+    assert "not in the cache" in str(e), e
+else:
+    raise AssertionError("an uncached Hub name loaded")
 try:
     load_hf("bert-base-uncased")
 except KbertInputError as e:

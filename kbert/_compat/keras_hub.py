@@ -55,3 +55,9 @@ def wordpiece_split_patterns(split_on_cjk: bool) -> tuple[str, str]:
 def sentencepiece_op(tokenizer):
     """The tf-text `SentencepieceTokenizer` inside a keras-hub `SentencePieceTokenizer` (for offsets)."""
     return require(tokenizer, "_sentence_piece", PACKAGE, "SentencePiece byte offsets in the serving signature")
+
+
+def use_tf_workflow(layer) -> bool:
+    """Whether a keras-hub preprocessing layer runs its TensorFlow path (inside tf.function / tf.data, or
+    when built for it) rather than its pure-Python one: kbert's normalisation must pick the same path."""
+    return bool(require(layer, "_use_tf_workflow", PACKAGE, "choosing a tokenizer's TF or Python path")())

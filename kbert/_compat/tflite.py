@@ -37,3 +37,14 @@ def ops_details(interp) -> list[dict]:
     once `allocate_tensors()` has applied the default XNNPACK delegate."""
     touch = "listing a .tflite's nodes after delegation (XNNPACK share on the model card)"
     return require(interp, "_get_ops_details", _package(interp), touch)()
+
+
+def interpreter_with_custom_ops(content: bytes, registerers, num_threads=None):
+    """TensorFlow's TFLite interpreter for `content` with `registerers` (e.g. tf-text's
+    `tflite_registrar.SELECT_TFTEXT_OPS`) added to its op resolver."""
+    touch = "running a .tflite with tf-text's string ops (TF's InterpreterWithCustomOps)"
+    check("tensorflow", touch)
+    from tensorflow.lite.python import interpreter
+
+    cls = require(interpreter, "InterpreterWithCustomOps", "tensorflow", touch)
+    return cls(model_content=content, custom_op_registerers=registerers, num_threads=num_threads)

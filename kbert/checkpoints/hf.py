@@ -225,7 +225,12 @@ def _safetensors_file(path: str) -> dict:
             header = json.loads(f.read(header_len))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise KbertInputError(f"{path} is not a safetensors file: bad header ({e})") from e
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    entries = [v for k, v in header.items() if k != "__metadata__"] if isinstance(header, dict) else None
+    if entries is None or not all(isinstance(v, dict) and isinstance(v.get("data_offsets"), list)
+                                  and len(v["data_offsets"]) == 2 for v in entries):
+        raise KbertInputError(f"{path} is not a safetensors file: its header is not a JSON object of tensors "
+                              "with data_offsets")
+    end = max((int(v["data_offsets"][1]) for v in entries), default=0)
     if 8 + header_len + end > size:
         raise KbertInputError(f"{path} is truncated: tensors need {8 + header_len + end} bytes, "
                               f"the file has {size}")
@@ -280,6 +285,14 @@ def is_hub_name(name) -> bool:
     if name.startswith(HUB_PREFIX):
         return True
     return not os.path.exists(name) and bool(_REPO_ID.match(name)) and not name.startswith((".", "/"))
+
+
+def names_hub_repo(name) -> bool:
+    """Whether a model name given where presets are also accepted (`from_preset`, `--model`) means a Hub
+    repository: an `hf://` prefix, or a repo id with an owner ("owner/name") or a dash ("bert-base-uncased")
+    that is not a local path. Preset names use underscores, so a mistyped preset still gets its hint."""
+    name = os.fspath(name)
+    return name.startswith(HUB_PREFIX) or (("/" in name or "-" in name) and is_hub_name(name))
 
 
 def hub_snapshot(name: str) -> str:

@@ -14,7 +14,7 @@ import importlib
 import json
 import sys
 
-from kbert.errors import KbertInputError
+from kbert.errors import KbertInputError, one_line
 
 # (command path, kbert.cli module, one-line help). Heavy imports happen inside each run().
 COMMANDS = [
@@ -99,6 +99,17 @@ def main(argv=None) -> int:
     if not hasattr(args, "command_run"):
         parser.print_help()
         return 2
+    if args.debug:
+        return _main(args)
+    from kbert.cli.quiet import quiet_stderr
+
+    # native start-up noise goes to a log file only for a real command line (argv None), never for
+    # `bench`, whose scripts' stderr must stay visible
+    with quiet_stderr(native=argv is None and args.command != "bench"):
+        return _main(args)
+
+
+def _main(args) -> int:
     try:
         if args.command_validate is not None:
             args.command_validate(args)
@@ -121,10 +132,9 @@ def main(argv=None) -> int:
 
 def _error(args, kind, e, hint=""):
     if args.json:
-        print(json.dumps({"ok": False, "error": kind, "message": str(e)}))
+        print(json.dumps({"ok": False, "error": kind, "message": one_line(e), "detail": str(e)}))
     else:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"kbert: {kind}: {msg}{hint}", file=sys.stderr)
+        print(f"kbert: {kind}: {one_line(e)}{hint}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ default), a text file or a folder of them.
 
 The student has --student-layers layers of the teacher's width, initialised from the teacher
 (every other layer; kbert.training.student_init); --student-family distilbert drops token types.
+Training writes checkpoints every --checkpoint-every steps into OUT/training: rerunning the same
+command after a crash or kill resumes from the newest one (the same weights as an uninterrupted run).
 OUT becomes a kbert model directory (the student classifier, or the student encoder for MLM) with
 distill_report.json (teacher vs student parameters, size, held-out accuracy, CPU latency at batch
 1), distill_history.csv and distill_curves.png (each loss term per epoch).
@@ -47,6 +49,7 @@ DEFAULTS = dict(
     max_predictions=10,        # MLM: masked positions per example
     head_examples=3000,        # MLM (minilm teacher): segments used to train its MLM head
     head_epochs=3,
+    checkpoint_every=100,      # optimizer steps between checkpoints (OUT/training; a rerun resumes)
     seed=0,
 )
 
@@ -73,6 +76,7 @@ def add_arguments(p):
     p.add_argument("--ce-positions", choices=["all", "masked"])
     p.add_argument("--head-examples", type=int)
     p.add_argument("--head-epochs", type=int)
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 100)")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", required=True, help="output kbert model directory for the student")
 
@@ -85,7 +89,7 @@ def load_config(args) -> dict:
     config = merge(DEFAULTS, args)
     if not config["teacher"]:
         raise KbertInputError("--teacher is required (a kbert classifier directory or 'minilm')")
-    for key in ("student_layers", "batch_size", "epochs"):
+    for key in ("student_layers", "batch_size", "epochs", "checkpoint_every"):
         if int(config[key]) < 1:
             raise KbertInputError(f"{key} must be >= 1, got {config[key]}")
     if not 0 < float(config["test_fraction"]) < 1:
@@ -96,8 +100,9 @@ def load_config(args) -> dict:
 def validate(args):
     """Checks before anything is imported or trained (kbert.cli runs this before `run`)."""
     from kbert.output_dir import check_output_dir
+    from kbert.validation import check_distill
 
-    load_config(args)
+    check_distill(load_config(args))
     check_output_dir(args.out)
 
 
@@ -195,6 +200,7 @@ def run(args):
     from kbert.model_dir import MODEL_FILE, load_model_dir, save_model_dir
     from kbert.preprocessing import preprocessor_for
     from kbert.training.distiller import Distiller, find_backbone
+    from kbert.training.resumable import fit_resumable
     from kbert.training.student_init import init_student, student_like
 
     config = load_config(args)
@@ -295,8 +301,10 @@ def run(args):
         f"{len(x_train['token_ids'])} training / {len(x_test['token_ids'])} held-out examples, seq_len {seq_len}")
     distiller.compile(optimizer=keras.optimizers.AdamW(float(config["learning_rate"]), weight_decay=0.01))
     t0 = time.time()
-    history = distiller.fit(x_train, y_train, validation_data=(x_test, y_test), batch_size=int(config["batch_size"]),
-                            epochs=int(config["epochs"]), verbose=verbose).history
+    history = fit_resumable(distiller, x_train, y_train, batch_size=int(config["batch_size"]),
+                            epochs=int(config["epochs"]), directory=os.path.join(out, "training"),
+                            validation_data=(x_test, y_test), every_steps=int(config["checkpoint_every"]),
+                            seed=int(config["seed"]), verbose=verbose)
     train_s = time.time() - t0
     save_model_dir(out, student if not mlm else s_enc, tokenizer, task=task, seq_len=seq_len, labels=labels,
                    family=pre_family, distilled_from=str(config["teacher"]), student_layers=int(config["student_layers"]),

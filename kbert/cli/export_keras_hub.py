@@ -1,6 +1,6 @@
 """Export the encoder and tokenizer of a kbert model directory (or a checkpoint folder / Hub name) as a
-keras-hub preset: `keras_hub.models.Backbone.from_preset(DIR)` loads it (after `import kbert`, which
-registers kbert's backbone and tokenizer classes).
+keras-hub preset: `keras_hub.models.Backbone.from_preset(DIR)` loads it (after `import kbert.tokenizers`,
+which registers kbert's backbone and tokenizer classes with Keras).
 
 examples:
   kbert export keras-hub --model runs/sentiment --out presets/sentiment

@@ -14,11 +14,30 @@ examples:
 
 
 def add_arguments(p):
-    p.add_argument("--model", required=True, help="kbert model directory (classify, ner, qa or embed)")
+    p.add_argument("--model", required=True, help="kbert model directory or task model .keras file (classify, ner, qa or embed)")
     p.add_argument("--out", required=True, help="model base directory; versions are its numbered subdirectories")
     p.add_argument("--version", type=int, help="version number (default: one more than the highest present)")
     p.add_argument("--overwrite", action="store_true", help="replace the version if it exists")
     p.add_argument("--no-warmup", action="store_true", help="do not write assets.extra/tf_serving_warmup_requests")
+
+
+def validate(args):
+    """Checks before TensorFlow is imported (kbert.cli runs this before `run`)."""
+    import os
+
+    from kbert.errors import KbertInputError
+    from kbert.validation import check_range
+
+    check_range("version", args.version, low=1)
+    if not os.path.isdir(args.model) and not (os.path.isfile(args.model) and args.model.endswith(".keras")):
+        raise KbertInputError(f"--model {args.model}: no such kbert model directory or task model .keras file")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise KbertInputError(f"--out {args.out} exists and is not a directory")
+    parent = args.out if os.path.isdir(args.out) else os.path.dirname(os.path.abspath(args.out))
+    while not os.path.isdir(parent):
+        parent = os.path.dirname(parent)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise KbertInputError(f"--out {args.out}: {parent} is not writable")
 
 
 def run(args):

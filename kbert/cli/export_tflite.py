@@ -28,7 +28,7 @@ RUNTIMES = ("mediapipe", "litert", "tasklib")
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", required=True, help="kbert model directory (model.keras + kbert.json)")
+    parser.add_argument("--model", required=True, help="kbert model directory (model.keras + kbert.json) or a task model's .keras file")
     parser.add_argument("--out", required=True, help="output .tflite path")
     parser.add_argument("--mode", default="float32", choices=MODES)
     parser.add_argument("--task", choices=TASKS, help="default: the task recorded in the model directory")
@@ -79,9 +79,12 @@ def validate(args):
     if args.max_drop < 0:
         raise KbertInputError(f"--max-drop {args.max_drop:g}: must be >= 0 points")
     if os.path.isfile(args.model) and args.model.endswith(".keras"):
-        args.model = os.path.dirname(os.path.abspath(args.model))  # a task model file inside its directory
-    if not os.path.isdir(args.model):
-        raise KbertInputError(f"--model {args.model}: no such directory")
+        folder = os.path.dirname(os.path.abspath(args.model))
+        if os.path.basename(args.model) == "model.keras" and os.path.isfile(os.path.join(folder, "kbert.json")):
+            args.model = folder  # the model file of a kbert model directory: the directory
+        # otherwise a task model's own .keras file (kbert.TextClassifier(...).save(...)), read as it is
+    elif not os.path.isdir(args.model):
+        raise KbertInputError(f"--model {args.model}: no such directory or task model .keras file")
     for flag in ("heldout", "representative"):
         path = getattr(args, flag)
         if path and not os.path.isfile(path):

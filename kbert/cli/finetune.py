@@ -101,8 +101,9 @@ def load_config(args) -> dict:
 def validate(args):
     """Checks before anything is imported or trained (kbert.cli runs this before `run`)."""
     from kbert.output_dir import check_output_dir
+    from kbert.validation import check_finetune
 
-    load_config(args)
+    check_finetune(load_config(args))
     check_output_dir(args.out)
 
 
@@ -131,11 +132,11 @@ def load_encoder(name: str, tokenizer_dir=None, seq_len: int = 128):
         ck = load_hf(name)
         tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
         return ck.backbone, tok, ck.family, name
-    if name not in PRESETS and (name.startswith("hf://") or "/" in name or "-" in name):
-        from kbert.checkpoints.hf import is_hub_name, load_hf
+    from kbert.checkpoints.hf import names_hub_repo
 
-        if not is_hub_name(name):
-            raise KbertInputError(f"--model {name}: no such folder")
+    if name not in PRESETS and names_hub_repo(name):
+        from kbert.checkpoints.hf import load_hf
+
         ck = load_hf(name)  # a Hugging Face Hub name: bert-base-uncased, hf://owner/name
         tok = tokenizers.from_folder(tokenizer_dir, ck.family) if tokenizer_dir else ck.tokenizer
         return ck.backbone, tok, ck.family, name
@@ -388,9 +389,9 @@ def finetune(config, out, say=print, verbose=1) -> dict:
     t0 = time.time()
     keras.utils.set_random_seed(int(config["seed"]))
     task = config["task"]
+    train, val, test = splits(config)  # bad data is reported before a model is built
     encoder, tokenizer, family, source = load_encoder(config["model"], config["tokenizer"], int(config["seq_len"]))
     say(f"encoder: {source} ({family}, {encoder.count_params():,} parameters)")
-    train, val, test = splits(config)
     labels = None if task == "qa" else train.label_names
     say(f"data: {config['data']}: {len(train)} train / {len(val)} validation / {len(test)} test"
         + (f", labels {labels}" if labels else ""))

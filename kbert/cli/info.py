@@ -32,12 +32,25 @@ def run(args):
     elif os.path.isfile(os.path.join(args.path, "kbert.json")):
         from kbert.model_dir import read_meta
 
-        info = {"path": args.path, "kind": "kbert model directory", **read_meta(args.path),
-                "files": sorted(os.listdir(args.path))}
+        from kbert import file_checks
+
+        meta = read_meta(args.path)
+        model_file = os.path.join(args.path, "model.keras")
+        if not os.path.isfile(model_file):
+            raise KbertInputError(f"{args.path}: model.keras is missing")
+        checks = [file_checks.check_keras_file(model_file), *file_checks.check_tokenizer_files(args.path)]
+        info = {"path": args.path, "kind": "kbert model directory", **meta,
+                "files": sorted(os.listdir(args.path)), "checked": checks}
     else:
-        from kbert.checkpoints.hf import describe
+        from kbert import file_checks
+        from kbert.checkpoints.hf import describe, read_weights, resolve
 
         info = {"kind": "Hugging Face checkpoint", **describe(args.path)}
+        folder = resolve(args.path)
+        tensors, source = read_weights(folder)
+        checks = [f"{os.path.basename(source)}: "
+                  + file_checks.check_safetensors_finite(tensors, source)] if source.endswith(".safetensors") else []
+        info["checked"] = checks + file_checks.check_tokenizer_files(folder)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0

@@ -71,6 +71,13 @@ def load_config(args) -> dict:
     return config
 
 
+def validate(args):
+    """Checks before anything is imported or trained (kbert.cli runs this before `run`)."""
+    from kbert.validation import check_pretrain
+
+    check_pretrain(load_config(args))
+
+
 def build(config, out):
     """Tokenizer, pretrainer (compiled) and the training dataset for `config`."""
     import keras

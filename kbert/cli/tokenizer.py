@@ -20,8 +20,17 @@ def add_arguments(p):
     p.add_argument("--max-documents", type=int, default=None, help="use only the first N documents")
 
 
+def validate(args):
+    """Checks before anything is imported (kbert.cli runs this before `run`)."""
+    from kbert.validation import check_range
+
+    check_range("vocab_size", args.vocab_size, low=10)
+    check_range("max_documents", args.max_documents, low=1)
+
+
 def run(args):
     import json
+    import sys
     import time
 
     from kbert import tokenizer_training
@@ -31,6 +40,11 @@ def run(args):
                                    max_documents=args.max_documents)
     result = {"ok": True, "kind": args.kind, "vocab_size": int(tok.vocabulary_size()), "out": args.out,
               "seconds": round(time.time() - t, 1)}
+    if result["vocab_size"] < args.vocab_size // 2:  # a corpus too small for the size asked for
+        result["warning"] = (f"the corpus gave only {result['vocab_size']} tokens of the {args.vocab_size} asked "
+                             "for; a tokenizer this small splits most words into single characters. Use a larger "
+                             "corpus (or a smaller --vocab-size on purpose)")
+        print(f"kbert: warning: {result['warning']}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     elif not args.quiet:

@@ -114,6 +114,9 @@ def _open(path, errors="strict"):
     return open(path, encoding="utf-8", errors=errors, newline="")
 
 
+CSV_FIELD_LIMIT = 64 * 2 ** 20  # characters in one CSV field
+
+
 def read_csv(path, text_column: str = "text", label_column: str = "label", text_b_column: str | None = None,
              label_names=None, multi_label: bool = False, on_error: str = "raise", delimiter: str | None = None,
              encoding_errors: str = "strict") -> ClassificationData:
@@ -121,16 +124,24 @@ def read_csv(path, text_column: str = "text", label_column: str = "label", text_
     delimiter = delimiter or ("\t" if str(path).endswith((".tsv", ".tab")) else ",")
     if not os.path.isfile(path):
         raise KbertInputError(f"data file not found: {path}")
+    # long legitimate texts (a whole review) pass csv's default 131,072-character field limit; the
+    # tokenizer truncates them to seq_len later
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     with open(path, encoding="utf-8", errors=encoding_errors, newline="") as f:
         try:
-            rows = list(csv.DictReader(f, delimiter=delimiter))
+            reader = csv.DictReader(f, delimiter=delimiter)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
         except (UnicodeDecodeError, csv.Error) as e:
             raise KbertInputError(f"{path}: cannot read as CSV: {e}") from e
+    if not header:
+        raise KbertInputError(f"{path}: empty file (a header row and data rows are needed)")
     columns = [text_column, label_column] + ([text_b_column] if text_b_column else [])
-    header = list(rows[0].keys()) if rows else []
     missing = [c for c in columns if c not in header]
     if missing:
         raise KbertInputError(f"{path}: column(s) {missing} not found; the header has {header}")
+    if not rows:
+        raise KbertInputError(f"{path}: no data rows after the header {header}")
     return classification_data([r[text_column] or "" for r in rows], [r[label_column] for r in rows], label_names,
                                [r[text_b_column] or "" for r in rows] if text_b_column else None, multi_label,
                                on_error=on_error, source=str(path), first_row=2)

@@ -104,12 +104,28 @@ class ClassificationData:
 
 
 def _label_id(label, names, index):
+    """A label's id: looked up by its name first ("2" for a JSON 2), else an int is taken as an id."""
     if isinstance(label, (bool, np.bool_)):
         label = int(label)
-    if isinstance(label, (int, np.integer)) and not (isinstance(label, str)):
-        return int(label) if 0 <= label < len(names) else None
     key = str(label).strip()
-    return index.get(key)
+    if key in index:
+        return index[key]
+    if isinstance(label, (int, np.integer)):
+        return int(label) if 0 <= label < len(names) else None
+    return None
+
+
+def _missing(label) -> bool:
+    return label is None or (isinstance(label, float) and label != label) or (isinstance(label, str)
+                                                                               and not label.strip())
+
+
+def _label_sort_key(name: str):
+    """Numbers in numeric order before other names: 2 < 10 < "neg" (ints and strings mixed never fail)."""
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)
 
 
 def classification_data(texts, labels, label_names=None, texts_b=None, multi_label: bool = False,
@@ -131,9 +147,16 @@ def classification_data(texts, labels, label_names=None, texts_b=None, multi_lab
             raise KbertInputError(f"{source}: {len(texts)} first texts but {len(texts_b)} second texts")
     as_list = lambda v: ([s for s in v.split("|") if s] if isinstance(v, str) else list(v))  # noqa: E731
     if label_names is None:
-        seen = {str(x) for v in labels for x in as_list(v)} if multi_label else {
-            int(v) if isinstance(v, (int, np.integer)) else str(v).strip() for v in labels}
-        label_names = [str(x) for x in sorted(seen)]
+        present = [v for v in labels if not _missing(v)]  # a missing label is never a class ("None", "")
+        kinds = {type(x).__name__: x for v in present for x in (as_list(v) if multi_label else [v])
+                 if isinstance(x, (int, str, np.integer)) and not isinstance(x, bool)}
+        if "str" in kinds and ({"int", "int64", "int32"} & set(kinds)):
+            number = next(kinds[k] for k in ("int", "int64", "int32") if k in kinds)
+            raise KbertInputError(f"{source}: labels mix numbers and strings (e.g. {number!r} and {kinds['str']!r}); "
+                                  "write every label the same way")
+        seen = {str(x).strip() for v in present for x in as_list(v)} if multi_label else {
+            str(v).strip() for v in present}
+        label_names = sorted(seen, key=_label_sort_key)
     label_names = [str(x) for x in label_names]
     if len(set(label_names)) != len(label_names):
         raise KbertInputError(f"{source}: label names repeat: {label_names}")
@@ -145,6 +168,9 @@ def classification_data(texts, labels, label_names=None, texts_b=None, multi_lab
         pair_texts = [text] + ([texts_b[i]] if texts_b is not None else [])
         if any(not isinstance(t, str) or not t.strip() for t in pair_texts):
             _bad(on_error, stats, "empty_text", f"{source}: row {row}: empty text")
+            continue
+        if _missing(label):
+            _bad(on_error, stats, "missing_label", f"{source}: row {row}: no label")
             continue
         if multi_label:
             ids = [_label_id(v, label_names, index) for v in as_list(label)]

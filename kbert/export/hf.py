@@ -144,6 +144,11 @@ def head_of(model, task: str, family: str) -> dict:
     head = {"dense": dense[-1]}
     if task == "classify":
         pooling = getattr(model, "pooling", None)
+        if pooling is None and hasattr(model, "get_config"):
+            try:  # a kbert task class records its pooling in its config
+                pooling = model.get_config().get("pooling")
+            except (NotImplementedError, TypeError, AttributeError):
+                pooling = None
         if pooling is None:
             if any(isinstance(l, MaskedMeanPooling) for l in layers):
                 pooling = "mean"
@@ -228,8 +233,9 @@ def _check_out(out: str, overwrite: bool):
 
 
 def export_hf(model_dir, out: str, encoder_only: bool = False, overwrite: bool = False) -> dict:
-    """Write `model_dir` (a kbert model directory or a HF checkpoint folder / Hub name) as a
-    `transformers` folder `out`, atomically. Returns {"path", "architecture", "tensors"}."""
+    """Write `model_dir` (a kbert model directory, a task model object such as `kbert.TextClassifier`,
+    or a HF checkpoint folder / Hub name) as a `transformers` folder `out`, atomically.
+    Returns {"path", "architecture", "tensors", "task"}."""
     import kbert
     from kbert import tokenizers
     from kbert.atomic import publish_dir
@@ -237,9 +243,14 @@ def export_hf(model_dir, out: str, encoder_only: bool = False, overwrite: bool =
 
     out = os.fspath(out)
     _check_out(out, overwrite)
-    model_dir = os.fspath(model_dir)
     labels, multi_label, seq_len = None, False, None
-    if os.path.isfile(os.path.join(model_dir, "kbert.json")):
+    if callable(getattr(model_dir, "export_meta", None)):  # a kbert task model object (TextClassifier, ...)
+        model, meta = model_dir, model_dir.export_meta()
+        backbone, tokenizer, task = model.backbone, model.tokenizer, meta["task"]
+        labels, seq_len, multi_label = meta.get("labels"), meta.get("seq_len"), bool(meta.get("multi_label"))
+        model_dir = f"<{type(model).__name__} object>"
+    elif os.path.isfile(os.path.join(os.fspath(model_dir), "kbert.json")):
+        model_dir = os.fspath(model_dir)
         from kbert.model_dir import _find_backbone, load_model_dir
 
         md = load_model_dir(model_dir)
@@ -247,15 +258,16 @@ def export_hf(model_dir, out: str, encoder_only: bool = False, overwrite: bool =
         backbone = getattr(model, "backbone", None) or _find_backbone(model) or model
         labels, seq_len = md.labels, md.seq_len
         multi_label = bool(md.meta.get("multi_label", False))
-        if task not in TASK_SUFFIX:
-            raise KbertInputError(f"{model_dir}: task {task!r} cannot be exported to transformers; "
-                                  f"supported: {', '.join(SUPPORTED)}")
     else:
         from kbert.checkpoints.hf import load_hf
 
+        model_dir = os.fspath(model_dir)
         ck = load_hf(model_dir)
         model = backbone = ck.backbone
         tokenizer, task = ck.tokenizer, "encoder"
+    if task not in TASK_SUFFIX and not encoder_only:
+        raise KbertInputError(f"{model_dir}: task {task!r} cannot be exported to transformers; "
+                              f"supported: {', '.join(SUPPORTED)} (--encoder-only exports its encoder)")
     family = family_of(backbone)
     head = None
     if encoder_only:
@@ -272,7 +284,8 @@ def export_hf(model_dir, out: str, encoder_only: bool = False, overwrite: bool =
         config["label2id"] = {l: i for i, l in enumerate(names)}
         if task == "classify":
             config["problem_type"] = "multi_label_classification" if multi_label else "single_label_classification"
-    config[EXPORT_MARK] = {"kbert_version": kbert.__version__, "task": task, "source": os.path.abspath(model_dir)}
+    source = model_dir if model_dir.startswith("<") else os.path.abspath(model_dir)
+    config[EXPORT_MARK] = {"kbert_version": kbert.__version__, "task": task, "source": source}
 
     from safetensors.numpy import save_file
 

@@ -3,13 +3,14 @@ layout: config.json, model.weights.h5, tokenizer.json, assets/, metadata.json).
 
     kbert export keras-hub --model runs/sentiment --out presets/sentiment
 
-    >>> import kbert, keras_hub                                                   # doctest: +SKIP
+    >>> import keras_hub, kbert.tokenizers    # registers kbert's classes with Keras  # doctest: +SKIP
     >>> backbone = keras_hub.models.Backbone.from_preset("presets/sentiment")      # doctest: +SKIP
     >>> tokenizer = keras_hub.tokenizers.Tokenizer.from_preset("presets/sentiment")  # doctest: +SKIP
 
 The classes saved are kbert's (`kbert>BertBackbone` with the exact GELU of Hugging Face BERT,
-`kbert>BertTokenizer` with Hugging Face's normalisation, ...), so `import kbert` before `from_preset`
-registers them; the backbone then computes exactly what it computed in kbert. A task head (classifier,
+`kbert>BertTokenizer` with Hugging Face's normalisation, ...), so `import kbert.tokenizers` (which
+imports kbert's backbone modules too) before `from_preset` registers them with Keras (a bare `import
+kbert` loads nothing yet); the backbone then computes exactly what it computed in kbert. A task head (classifier,
 tagger, QA) is not part of a backbone preset: export it with `kbert export hf` or keep the model dir.
 """
 

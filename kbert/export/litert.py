@@ -78,10 +78,8 @@ def run(content: bytes, inputs, num_threads: int = 2, latency_runs: int = 0):
 
 
 def _schema():
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-    except ImportError:  # pragma: no cover - older ai-edge-litert
-        from tensorflow.lite.python import schema_py_generated as schema
+    from ai_edge_litert import schema_py_generated as schema
+
     return schema
 
 
@@ -116,14 +114,18 @@ def min_runtime_version(content: bytes) -> str | None:
 
 
 def op_table(content: bytes) -> list[dict]:
-    """[{"op", "version", "count", "custom"}] in first-use order."""
+    """[{"op", "version", "count", "custom", "min_runtime"}] in first-use order (`min_runtime`: the
+    oldest TFLite runtime with that op version's kernel, `kbert.export.op_versions`)."""
+    from kbert.export.op_versions import min_runtime
+
     schema, m = _model(content)
     codes = op_codes(content)
     counts = {}
     for sub in m.subgraphs:
         for op in sub.operators or []:
             counts[op.opcodeIndex] = counts.get(op.opcodeIndex, 0) + 1
-    return [{"op": name, "version": version, "count": counts.get(i, 0), "custom": custom}
+    return [{"op": name, "version": version, "count": counts.get(i, 0), "custom": custom,
+             "min_runtime": None if custom else min_runtime(name, version)}
             for i, (name, version, custom) in enumerate(codes)]
 
 

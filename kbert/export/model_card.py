@@ -149,6 +149,9 @@ def to_markdown(card: dict) -> str:
         "",
         f"Held-out data: {held.get('description', '-')}.",
         "",
+        *([f"Keras model on the test split (fine-tuning): "
+           + ", ".join(f"{k} {_fmt(v)}" for k, v in card["keras_test_metrics"].items()) + ".", ""]
+          if card.get("keras_test_metrics") else []),
         "| figure | value |",
         "|---|---|",
     ]
@@ -167,9 +170,10 @@ def to_markdown(card: dict) -> str:
                   f"- load time: {dep.get('load_ms', '-')} ms; interpreter peak memory: {dep.get('peak_memory_mb', '-')} MB",
                   f"- ops delegated to XNNPACK: {dep.get('xnnpack_ops', '-')} of {dep.get('total_ops', '-')} "
                   f"({100 * dep.get('xnnpack_share', 0):.0f}%)", "",
-                  "| op | version | count |", "|---|---|---|"]
+                  "| op | version | count | minimum TFLite runtime |", "|---|---|---|---|"]
         for op in dep.get("ops", []):
-            lines.append(f"| {op['op']}{' (custom)' if op.get('custom') else ''} | {op['version']} | {op['count']} |")
+            lines.append(f"| {op['op']}{' (custom)' if op.get('custom') else ''} | {op['version']} | {op['count']} | "
+                         f"{op.get('min_runtime') or 'unknown'} |")
     lines += ["", card.get("latency_note", latency_note()) + ".", ""]
     return "\n".join(lines)
 

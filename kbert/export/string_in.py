@@ -78,9 +78,8 @@ def run(content: bytes, texts, num_threads: int = 2) -> list[dict]:
     import numpy as np
     import tensorflow_text as tft
 
-    from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
+    from kbert._compat.tflite import interpreter_with_custom_ops
 
-    interp = InterpreterWithCustomOps(
-        model_content=content, custom_op_registerers=tft.tflite_registrar.SELECT_TFTEXT_OPS, num_threads=num_threads)
+    interp = interpreter_with_custom_ops(content, tft.tflite_registrar.SELECT_TFTEXT_OPS, num_threads=num_threads)
     runner = interp.get_signature_runner()
     return [runner(text=np.array([t.encode("utf-8")], dtype=object)) for t in texts]

@@ -157,15 +157,22 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
     if metadata and tokenizer is not None:
         content = md.add_metadata(content, task, tokenizer, labels=labels, seq_len=seq_len)
     checks = {}
-    if (check_runtime_tokenizer and metadata and tokenizer is not None and task == "classify" and not multi_label
-            and not accuracy_gate.is_pair(texts)):
-        checker = runtime_check.tasklib_classifier if runtime == "tasklib" else runtime_check.mediapipe_classifier
+    going_out = passed or force  # a refused file is not checked further: the error says why
+    # the runtime's own tokenizer on the raw strings (a plain LiteRT app tokenizes itself: nothing to run)
+    checker = {"mediapipe": runtime_check.mediapipe_classifier, "tasklib": runtime_check.tasklib_classifier}.get(runtime)
+    if (going_out and checker and check_runtime_tokenizer and metadata and tokenizer is not None and task == "classify"
+            and not multi_label and not accuracy_gate.is_pair(texts)):
         check = checker(content, list(texts), reference["probability"], lite["probability"], labels)
         checks[check["runtime"]] = check
         if check.get("passed") is False:
             passed = False
-            report["runtime_tokenizer"] = f"{check['runtime']} on raw strings disagrees: {check}"
-    dep = _deployment(content) if deployment else {}
+            report["runtime_tokenizer"] = (
+                f"{check['runtime']} on the raw held-out strings " + (
+                    f"labels {check['tokenizer_mismatches_excluding_ties']} of {check['examples']} examples outside "
+                    f"near ties differently from the same file fed kbert's token ids (at most "
+                    f"{100 * check['max_mismatch']:g}% allowed): its tokenizer does not match training"
+                    if "tokenizer_mismatches_excluding_ties" in check else check.get("note", "failed")))
+    dep = _deployment(content) if deployment and going_out else {}
     if dep:
         dep["loaded_by"] = ", ".join([f"LiteRT {dep.get('litert_version')}", *checks])
     card = model_card.build(out, content, mode=mode, task=task, seq_len=seq_len, labels=labels, report=report,
@@ -176,6 +183,8 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
                             heldout=_heldout_description(texts, heldout_labels, given), training_data=training_data,
                             deployment=dep, runtime_checks=checks)
     card["per_channel"] = bool(per_channel) if mode == "dynamic-int8" else None
+    if meta.get("metrics"):  # the Keras model's figures on the recipe's test split, from fine-tuning
+        card["keras_test_metrics"] = meta["metrics"]
     if not passed and not force:
         msg = report.get("runtime_tokenizer") or accuracy_gate.refusal_message(out, mode, report, threshold)
         if report.get("runtime_tokenizer"):

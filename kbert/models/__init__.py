@@ -72,7 +72,8 @@ def dummy_inputs(model, batch_size: int = 2, seq_len: int = 16, seed: int = 0) -
 
 
 def from_pretrained(path, **kwargs):
-    """Load an encoder and its tokenizer from a checkpoint folder: returns (backbone, tokenizer)."""
+    """Load an encoder and its tokenizer from a checkpoint folder or a Hugging Face Hub name
+    (`"bert-base-uncased"`, `"hf://owner/name"`): returns (backbone, tokenizer)."""
     from kbert.checkpoints.hf import load_hf
 
     ckpt = load_hf(path, **kwargs)

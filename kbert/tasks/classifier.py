@@ -29,6 +29,7 @@ import keras
 from kbert.errors import KbertInputError
 from kbert.models import family_of, sequence_output
 from kbert.tasks.embedder import MaskedMeanPooling
+from kbert.tasks.task_model import TaskModel, encoder_inputs
 
 POOLINGS = ("pooled", "cls", "mean")
 
@@ -41,10 +42,29 @@ class ClsToken(keras.layers.Layer):
         return hidden[:, 0, :]
 
 
-def encoder_inputs(encoder) -> dict:
-    """Symbolic `{token_ids, padding_mask[, segment_ids]}` inputs matching `encoder`'s family."""
-    names = ["token_ids", "padding_mask"] + ([] if family_of(encoder) == "distilbert" else ["segment_ids"])
-    return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in names}
+def _check(num_classes: int, multi_label: bool, pooling: str):
+    if num_classes is None or num_classes < (1 if multi_label else 2):
+        raise KbertInputError(f"num_classes must be >= {1 if multi_label else 2}, got {num_classes}")
+    if pooling not in POOLINGS:
+        raise KbertInputError(f"unknown pooling {pooling!r}; expected one of {', '.join(POOLINGS)}")
+
+
+def classifier_logits(encoder, inputs, num_classes: int, dropout: float = 0.1, pooling: str = "pooled"):
+    """The head on symbolic encoder inputs: pooled sentence vector -> dropout -> Dense logits."""
+    family = family_of(encoder)
+    outputs = encoder(inputs)
+    hidden = sequence_output(outputs)
+    if pooling == "mean":
+        x = MaskedMeanPooling(name="mean_pooling")(hidden, inputs["padding_mask"])
+    elif pooling == "pooled" and family != "distilbert":
+        x = outputs["pooled_output"]
+    else:
+        x = ClsToken(name="cls_token")(hidden)
+        if pooling == "pooled":  # DistilBERT: HF's pre_classifier
+            x = keras.layers.Dense(hidden.shape[-1], activation="relu", name="pre_classifier")(x)
+    x = keras.layers.Dropout(dropout, name="classifier_dropout")(x)
+    return keras.layers.Dense(num_classes, name="logits",
+                              kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))(x)
 
 
 def build_classifier(encoder, num_classes: int, multi_label: bool = False, dropout: float = 0.1,
@@ -59,26 +79,12 @@ def build_classifier(encoder, num_classes: int, multi_label: bool = False, dropo
             Recorded on the model as `model.multi_label`; the logits are the same either way.
         dropout: dropout rate before the output layer.
         pooling: "pooled", "cls" or "mean" (see the module docstring).
+
+    `TextClassifier` is the same graph with its preprocessor and settings attached.
     """
-    if num_classes < (1 if multi_label else 2):
-        raise KbertInputError(f"num_classes must be >= {1 if multi_label else 2}, got {num_classes}")
-    if pooling not in POOLINGS:
-        raise KbertInputError(f"unknown pooling {pooling!r}; expected one of {', '.join(POOLINGS)}")
-    family = family_of(encoder)
+    _check(num_classes, multi_label, pooling)
     inputs = encoder_inputs(encoder)
-    outputs = encoder(inputs)
-    hidden = sequence_output(outputs)
-    if pooling == "mean":
-        x = MaskedMeanPooling(name="mean_pooling")(hidden, inputs["padding_mask"])
-    elif pooling == "pooled" and family != "distilbert":
-        x = outputs["pooled_output"]
-    else:
-        x = ClsToken(name="cls_token")(hidden)
-        if pooling == "pooled":  # DistilBERT: HF's pre_classifier
-            x = keras.layers.Dense(hidden.shape[-1], activation="relu", name="pre_classifier")(x)
-    x = keras.layers.Dropout(dropout, name="classifier_dropout")(x)
-    logits = keras.layers.Dense(num_classes, name="logits",
-                                kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))(x)
+    logits = classifier_logits(encoder, inputs, num_classes, dropout, pooling)
     model = keras.Model(inputs, {"logits": logits}, name="classifier")
     model.multi_label = multi_label
     return model
@@ -114,3 +120,110 @@ def predict_labels(logits, labels=None, multi_label: bool = False, threshold: fl
         return [[labels[i] for i in r] for r in rows] if labels else rows
     ids = logits.argmax(-1)
     return [labels[i] for i in ids] if labels else ids
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class TextClassifier(TaskModel):
+    """A text classifier holding its backbone and preprocessor: raw strings (or pairs) in, labels out.
+
+    >>> import kbert
+    >>> clf = kbert.TextClassifier.from_preset("bert_tiny", labels=["neg", "pos"], seq_len=16)
+    >>> _ = clf.fit(["good film", "bad film", "great", "awful"], ["pos", "neg", "pos", "neg"], verbose=0)
+    >>> clf.predict(["good film"], decode=True, verbose=0)[0] in ("neg", "pos")
+    True
+    >>> clf.export_meta()["labels"], clf.export_meta()["pooling"]
+    (['neg', 'pos'], 'pooled')
+
+    Args:
+        backbone: a kbert / keras-hub BERT, DistilBERT or ALBERT backbone.
+        num_classes: number of classes (or give `labels`).
+        labels: class names, index = class id; `fit` accepts these names as labels and
+            `predict(..., decode=True)` returns them.
+        preprocessor: a `kbert.preprocessing.TextPreprocessor` (needed for raw-text input).
+        multi_label: independent sigmoid decisions (multi-hot labels, or lists of label names).
+        pooling: "pooled", "cls" or "mean" (module docstring).
+        dropout: dropout before the output layer.
+        pair: the model classifies `(text_a, text_b)` pairs (set by `fit` when it sees pairs;
+            the serving export then takes `text` and `text_b`).
+        threshold: multi-label decision threshold on the sigmoid probability.
+    """
+
+    task = "classify"
+
+    def __init__(self, backbone, num_classes: int | None = None, labels=None, preprocessor=None,
+                 multi_label: bool = False, pooling: str = "pooled", dropout: float = 0.1, pair: bool = False,
+                 threshold: float = 0.5, **kwargs):
+        labels = [str(v) for v in labels] if labels is not None else None
+        if labels is not None and num_classes is not None and len(labels) != num_classes:
+            raise KbertInputError(f"{len(labels)} labels {labels} but num_classes={num_classes}")
+        num_classes = len(labels) if labels is not None else num_classes
+        _check(num_classes, multi_label, pooling)
+        inputs = encoder_inputs(backbone)
+        logits = classifier_logits(backbone, inputs, int(num_classes), dropout, pooling)
+        self._init_task(backbone, preprocessor, inputs, {"logits": logits}, **kwargs)
+        self.num_classes, self.labels = int(num_classes), labels
+        self.multi_label, self.pooling, self.dropout = bool(multi_label), pooling, float(dropout)
+        self.pair, self.threshold = bool(pair), float(threshold)
+        self.compile()
+
+    def settings(self) -> dict:
+        return {"num_classes": self.num_classes, "labels": self.labels, "multi_label": self.multi_label,
+                "pooling": self.pooling, "dropout": self.dropout, "pair": self.pair, "threshold": self.threshold}
+
+    def export_meta(self) -> dict:
+        return {**super().export_meta(), "labels": self.label_names()}
+
+    def label_names(self) -> list[str]:
+        return list(self.labels) if self.labels is not None else [f"label_{i}" for i in range(self.num_classes)]
+
+    @classmethod
+    def legacy_settings(cls, model, meta) -> dict:
+        names = {layer.name for layer in model.layers}
+        pooling = "mean" if "mean_pooling" in names else (
+            "cls" if "cls_token" in names and "pre_classifier" not in names else "pooled")
+        n = int(model.output["logits"].shape[-1])
+        return {"num_classes": n, "labels": meta.get("labels"), "multi_label": bool(meta.get("multi_label")),
+                "pooling": pooling, "pair": bool(meta.get("pair"))}
+
+    def default_loss(self):
+        return {"logits": classification_loss(self.multi_label)}
+
+    def default_metrics(self):
+        metric = (keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0) if self.multi_label
+                  else keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+        return {"logits": [metric]}
+
+    def prepare(self, x, y=None, training=False):
+        pair = isinstance(x, tuple) and len(x) == 2 and not isinstance(x[0], (str, bytes))
+        if pair and training:
+            self.pair = True
+        return self.tokenize(x), (None if y is None else self.label_arrays(y)), {}
+
+    def label_arrays(self, y):
+        """Label names or ids (multi-label: lists of names/ids, "a|b" strings or multi-hot rows) ->
+        `{"logits": class ids or multi-hot rows}`."""
+        import numpy as np
+
+        from kbert.data.tasks import classification_data
+
+        if isinstance(y, dict):
+            return y
+        arr = np.asarray(y) if not isinstance(y, list) else None
+        if arr is not None and arr.dtype.kind in "fiub" and (arr.ndim == 1 or self.multi_label and arr.ndim == 2):
+            if arr.ndim == 1 and not self.multi_label and arr.size and (arr.min() < 0 or arr.max() >= self.num_classes):
+                raise KbertInputError(f"labels must be class ids in [0, {self.num_classes}), got {arr.min()}..{arr.max()}")
+            return {"logits": arr.astype("float32" if self.multi_label else "int32")}
+        y = list(y)
+        data = classification_data(["x"] * len(y), y, label_names=self.label_names(), multi_label=self.multi_label,
+                                   source="labels")
+        return {"logits": data.y}
+
+    def decode(self, outputs, features=None):
+        """Label names (multi-label: a list of names per text)."""
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs
+        return predict_labels(logits, self.label_names(), self.multi_label, self.threshold)
+
+    def phone_outputs(self, outputs) -> dict:
+        logits = outputs["logits"]
+        probs = keras.ops.sigmoid(logits) if self.multi_label else keras.ops.softmax(logits, axis=-1)
+        return {"probability": probs}

@@ -11,7 +11,8 @@ recipe of sentence-transformers models such as all-MiniLM-L6-v2.
 
 import keras
 
-from kbert.models import family_of, sequence_output
+from kbert.models import sequence_output
+from kbert.tasks.task_model import TaskModel, encoder_inputs
 
 
 @keras.saving.register_keras_serializable(package="kbert")
@@ -33,12 +34,52 @@ class L2Normalize(keras.layers.Layer):
 
 def build_embedder(encoder, normalize: bool = True) -> keras.Model:
     """A functional model: encoder inputs -> {"embeddings": [batch, hidden]}."""
-    inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
-              for name in ("token_ids", "padding_mask", "segment_ids")}
-    if family_of(encoder) == "distilbert":
-        inputs.pop("segment_ids")
+    inputs = encoder_inputs(encoder)
+    return keras.Model(inputs, {"embeddings": embedding_output(encoder, inputs, normalize)}, name="embedder")
+
+
+def embedding_output(encoder, inputs, normalize: bool = True):
+    """Masked mean of the hidden states (and L2 norm) on symbolic encoder inputs."""
     hidden = sequence_output(encoder(inputs))
     pooled = MaskedMeanPooling(name="mean_pooling")(hidden, inputs["padding_mask"])
-    if normalize:
-        pooled = L2Normalize(name="l2_normalize")(pooled)
-    return keras.Model(inputs, {"embeddings": pooled}, name="embedder")
+    return L2Normalize(name="l2_normalize")(pooled) if normalize else pooled
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class TextEmbedder(TaskModel):
+    """Sentence embeddings: texts in, one vector per text out (mean pooling, L2-normalised).
+
+    >>> import kbert
+    >>> emb = kbert.TextEmbedder.from_preset("bert_tiny", seq_len=16)
+    >>> vectors = emb.predict(["A cat sat.", "A kitten rested."], decode=True, verbose=0)
+    >>> vectors.shape
+    (2, 128)
+
+    With `minilm` (all-MiniLM-L6-v2) these are the sentence-transformers embeddings; `fit` needs a
+    loss you choose (`compile(loss=...)`), e.g. for a contrastive objective on token tensors.
+    """
+
+    task = "embed"
+
+    def __init__(self, backbone, preprocessor=None, normalize: bool = True, **kwargs):
+        inputs = encoder_inputs(backbone)
+        self._init_task(backbone, preprocessor, inputs,
+                        {"embeddings": embedding_output(backbone, inputs, normalize)}, **kwargs)
+        self.normalize = bool(normalize)
+        self.compile()
+
+    def settings(self) -> dict:
+        return {"normalize": self.normalize}
+
+    @classmethod
+    def legacy_settings(cls, model, meta) -> dict:
+        return {"normalize": any(layer.name == "l2_normalize" for layer in model.layers)}
+
+    def decode(self, outputs, features=None):
+        """The embeddings as a [texts, hidden] array."""
+        import numpy as np
+
+        return np.asarray(outputs["embeddings"])
+
+    def phone_outputs(self, outputs) -> dict:
+        return {"embeddings": outputs["embeddings"]}

@@ -26,7 +26,8 @@ import keras
 import numpy as np
 
 from kbert.models import sequence_output
-from kbert.tasks.classifier import encoder_inputs
+from kbert.errors import KbertInputError
+from kbert.tasks.task_model import TaskModel, as_texts, encoder_inputs
 
 NEG = -1e4
 
@@ -43,12 +44,17 @@ class SpanLogits(keras.layers.Layer):
 def build_question_answerer(encoder, dropout: float = 0.1) -> keras.Model:
     """encoder inputs -> `{"start_logits": [batch, seq], "end_logits": [batch, seq]}`."""
     inputs = encoder_inputs(encoder)
+    return keras.Model(inputs, span_outputs(encoder, inputs, dropout), name="question_answerer")
+
+
+def span_outputs(encoder, inputs, dropout: float = 0.1) -> dict:
+    """The head on symbolic encoder inputs: `{"start_logits", "end_logits"}`, padding at -1e4."""
     hidden = sequence_output(encoder(inputs))
     x = keras.layers.Dropout(dropout, name="qa_dropout")(hidden)
     scores = keras.layers.Dense(2, name="qa_outputs",
                                 kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))(x)
     start, end = SpanLogits(name="span_logits")(scores, inputs["padding_mask"])
-    return keras.Model(inputs, {"start_logits": start, "end_logits": end}, name="question_answerer")
+    return {"start_logits": start, "end_logits": end}
 
 
 def compile_question_answerer(model, learning_rate: float = 5e-5, optimizer=None) -> keras.Model:
@@ -108,3 +114,109 @@ def postprocess(features, start_logits, end_logits, contexts, n_best: int = 20, 
         results.append({"text": text, "score": score, "start": s, "end": e,
                         "null_score": null[ex] if np.isfinite(null[ex]) else None})
     return results
+
+
+def squad_examples(x, y=None, source: str = "input") -> list[dict]:
+    """`(questions, contexts)` (+ answers: strings, "" for none, or SQuAD answer dicts), or a list of
+    SQuAD-style example dicts -> SQuAD-style example dicts."""
+    if isinstance(x, list) and x and isinstance(x[0], dict):
+        return [dict(e, id=e.get("id", str(i))) for i, e in enumerate(x)]
+    if not (isinstance(x, tuple) and len(x) == 2):
+        raise KbertInputError(f"{source}: a question answerer takes (questions, contexts) or SQuAD example dicts")
+    questions, contexts = as_texts(x[0]), as_texts(x[1])
+    if len(questions) != len(contexts):
+        raise KbertInputError(f"{source}: {len(questions)} questions but {len(contexts)} contexts")
+    if y is not None and len(y) != len(questions):
+        raise KbertInputError(f"{source}: {len(questions)} questions but {len(y)} answers")
+    examples = []
+    for i, (q, c) in enumerate(zip(questions, contexts)):
+        answers = {"text": [], "answer_start": []}
+        a = y[i] if y is not None else None
+        if isinstance(a, dict):
+            answers = a
+        elif isinstance(a, str) and a:
+            start = c.find(a)
+            if start < 0:
+                raise KbertInputError(f"{source}: question {i}: answer {a!r} does not occur in its context")
+            answers = {"text": [a], "answer_start": [start]}
+        examples.append({"id": str(i), "question": q, "context": c, "answers": answers})
+    return examples
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class QuestionAnswerer(TaskModel):
+    """Extractive QA: `(questions, contexts)` in, answer spans of the contexts out.
+
+    >>> import kbert
+    >>> qa = kbert.QuestionAnswerer.from_preset("bert_tiny", seq_len=32, doc_stride=8, max_query_len=8)
+    >>> q, c = ["Who wrote it?"], ["It was written by Ada in London."]
+    >>> _ = qa.fit((q, c), ["Ada"], verbose=0)
+    >>> sorted(qa.predict((q, c), decode=True, verbose=0)[0])
+    ['end', 'null_score', 'score', 'start', 'text']
+
+    `fit` takes `(questions, contexts)` with answers as strings ("" = no answer, SQuAD v2) or
+    SQuAD answer dicts, or a list of SQuAD example dicts; long contexts become overlapping
+    windows (`doc_stride`). `predict(..., decode=True)` returns per question
+    `{"text", "start", "end", "score", "null_score"}` (character offsets into the context), the best
+    span over all its windows (`postprocess`).
+
+    Args:
+        backbone, preprocessor: as the other task models (`seq_len` = window length, 384 default).
+        doc_stride: context tokens between window starts. max_query_len: question pieces kept.
+        max_answer_len: longest answer in tokens. allow_no_answer / null_threshold: SQuAD v2.
+    """
+
+    task = "qa"
+    default_seq_len = 384
+
+    def __init__(self, backbone, preprocessor=None, dropout: float = 0.1, doc_stride: int = 128,
+                 max_query_len: int = 64, max_answer_len: int = 30, allow_no_answer: bool = False,
+                 null_threshold: float = 0.0, **kwargs):
+        inputs = encoder_inputs(backbone)
+        self._init_task(backbone, preprocessor, inputs, span_outputs(backbone, inputs, dropout), **kwargs)
+        self.dropout, self.doc_stride, self.max_query_len = float(dropout), int(doc_stride), int(max_query_len)
+        self.max_answer_len, self.allow_no_answer = int(max_answer_len), bool(allow_no_answer)
+        self.null_threshold = float(null_threshold)
+        self.compile()
+
+    def settings(self) -> dict:
+        return {"dropout": self.dropout, "doc_stride": self.doc_stride, "max_query_len": self.max_query_len,
+                "max_answer_len": self.max_answer_len, "allow_no_answer": self.allow_no_answer,
+                "null_threshold": self.null_threshold}
+
+    @classmethod
+    def legacy_settings(cls, model, meta) -> dict:
+        return {k: meta[k] for k in ("doc_stride", "max_query_len", "max_answer_len") if k in meta}
+
+    def default_loss(self):
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return {"start_logits": loss, "end_logits": loss}
+
+    def is_raw_input(self, x) -> bool:
+        return (isinstance(x, list) and bool(x) and isinstance(x[0], dict)) or super().is_raw_input(x)
+
+    def prepare(self, x, y=None, training=False):
+        from kbert.data.tasks import model_inputs, qa_features
+
+        if self.preprocessor is None:
+            raise KbertInputError(f"{self.name} has no preprocessor, so it takes token tensors only")
+        examples = squad_examples(x, y)
+        has_answers = y is not None or any(e.get("answers", {}).get("text") for e in examples)
+        max_query = min(self.max_query_len, self.seq_len // 2)
+        f = qa_features(self.tokenizer, examples, self.seq_len, self.doc_stride, max_query,
+                        segments=self.family != "distilbert", training=training and has_answers,
+                        on_error="raise", source="input")
+        labels = ({"start_logits": f["start_positions"], "end_logits": f["end_positions"]}
+                  if training and has_answers else None)
+        return model_inputs(f), labels, f
+
+    def decode(self, outputs, features=None):
+        """Best answer per question (see `postprocess`)."""
+        if not features:
+            raise KbertInputError("decode=True needs raw (questions, contexts) as input")
+        return postprocess(features, outputs["start_logits"], outputs["end_logits"],
+                           [e["context"] for e in features["examples"]], max_answer_len=self.max_answer_len,
+                           allow_no_answer=self.allow_no_answer, null_threshold=self.null_threshold)
+
+    def phone_outputs(self, outputs) -> dict:
+        return {"end_logits": outputs["end_logits"], "start_logits": outputs["start_logits"]}

@@ -27,21 +27,25 @@ import numpy as np
 
 from kbert.errors import KbertInputError
 from kbert.models import sequence_output
-from kbert.tasks.classifier import encoder_inputs
+from kbert.tasks.task_model import TaskModel, as_texts, encoder_inputs
 
 IGNORE = -100
 
 
 def build_token_classifier(encoder, num_classes: int, dropout: float = 0.1) -> keras.Model:
     """encoder inputs -> `{"logits": [batch, seq, num_classes]}` (a Dense layer per position)."""
-    if num_classes < 2:
+    if num_classes is None or num_classes < 2:
         raise KbertInputError(f"num_classes must be >= 2, got {num_classes}")
     inputs = encoder_inputs(encoder)
+    return keras.Model(inputs, {"logits": token_logits(encoder, inputs, num_classes, dropout)}, name="token_classifier")
+
+
+def token_logits(encoder, inputs, num_classes: int, dropout: float = 0.1):
+    """The head on symbolic encoder inputs: dropout and a Dense layer on every position."""
     hidden = sequence_output(encoder(inputs))
     x = keras.layers.Dropout(dropout, name="token_dropout")(hidden)
-    logits = keras.layers.Dense(num_classes, name="logits",
-                                kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))(x)
-    return keras.Model(inputs, {"logits": logits}, name="token_classifier")
+    return keras.layers.Dense(num_classes, name="logits",
+                              kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))(x)
 
 
 @keras.saving.register_keras_serializable(package="kbert")
@@ -107,8 +111,7 @@ def compile_token_classifier(model, learning_rate: float = 5e-5, optimizer=None,
 
     `o_weight` < 1 down-weights the loss on label `o_index` (the "O" tag) against the entity tags.
     """
-    loss = (keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=IGNORE) if o_weight == 1.0
-            else TokenCrossentropy(o_weight, o_index))
+    loss = token_loss(o_weight, o_index)
     model.compile(optimizer=optimizer or keras.optimizers.AdamW(learning_rate, weight_decay=0.01),
                   loss={"logits": loss}, metrics={"logits": [MaskedTokenAccuracy()]})
     return model
@@ -136,3 +139,127 @@ def word_predictions(logits, word_index, num_words, labels=None, default=0):
                 row[w] = int(pred[b, pos])
         out.append([labels[i] for i in row] if labels is not None else row)
     return out
+
+
+def token_loss(o_weight: float = 1.0, o_index: int = 0):
+    """Cross-entropy that skips label -100; `o_weight` < 1 down-weights label `o_index`."""
+    return (keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=IGNORE) if o_weight == 1.0
+            else TokenCrossentropy(o_weight, o_index))
+
+
+@keras.saving.register_keras_serializable(package="kbert")
+class TokenClassifier(TaskModel):
+    """Named entities (or any tag per word): sentences in, one tag per word and entity spans out.
+
+    >>> import kbert
+    >>> ner = kbert.TokenClassifier.from_preset("bert_tiny", labels=["O", "B-PER", "I-PER"], seq_len=16)
+    >>> _ = ner.fit([["Ada", "wrote"], ["Alan", "Turing", "ran"]], [["B-PER", "O"], ["B-PER", "I-PER", "O"]],
+    ...             verbose=0)
+    >>> ents = ner.predict(["Ada Lovelace wrote"], decode=True, verbose=0)[0]   # entity dicts
+    >>> all(set(e) == {"entity", "text", "start", "end", "words"} for e in ents)
+    True
+
+    Inputs are sentences as strings (split into words and punctuation, with character offsets) or
+    as lists of words; training labels are one tag name (or id) per word. The first word piece of
+    each word carries its tag, the other pieces are ignored (module docstring). `predict(...,
+    decode=True)` returns per sentence a list of entities `{"entity", "text", "start", "end",
+    "words"}` (character offsets for string input, None for word lists; `words` = [first, last+1]),
+    with seqeval's BIO chunking; `predict_tags` gives the tag of every word.
+
+    Args:
+        backbone: the encoder. labels: tag names, index = tag id ("O" first by convention).
+        preprocessor: its tokenizer splits words into pieces; `seq_len` bounds the pieces.
+        dropout: before the output layer. o_weight: loss weight of tag `labels[0]` (see above).
+    """
+
+    task = "ner"
+
+    def __init__(self, backbone, labels=None, num_classes: int | None = None, preprocessor=None,
+                 dropout: float = 0.1, o_weight: float = 1.0, **kwargs):
+        labels = [str(v) for v in labels] if labels is not None else None
+        if labels is not None and num_classes is not None and len(labels) != num_classes:
+            raise KbertInputError(f"{len(labels)} labels {labels} but num_classes={num_classes}")
+        num_classes = len(labels) if labels is not None else num_classes
+        if num_classes is None or num_classes < 2:
+            raise KbertInputError(f"a token classifier needs labels (or num_classes >= 2), got {labels or num_classes}")
+        inputs = encoder_inputs(backbone)
+        logits = token_logits(backbone, inputs, int(num_classes), dropout)
+        self._init_task(backbone, preprocessor, inputs, {"logits": logits}, **kwargs)
+        self.num_classes, self.labels = int(num_classes), labels
+        self.dropout, self.o_weight = float(dropout), float(o_weight)
+        self.compile()
+
+    def settings(self) -> dict:
+        return {"labels": self.labels, "num_classes": self.num_classes, "dropout": self.dropout,
+                "o_weight": self.o_weight}
+
+    def label_names(self) -> list[str]:
+        return list(self.labels) if self.labels is not None else [str(i) for i in range(self.num_classes)]
+
+    def export_meta(self) -> dict:
+        return {**super().export_meta(), "labels": self.label_names()}
+
+    @classmethod
+    def legacy_settings(cls, model, meta) -> dict:
+        return {"labels": meta.get("labels"), "num_classes": int(model.output["logits"].shape[-1])}
+
+    def default_loss(self):
+        return {"logits": token_loss(self.o_weight, 0)}
+
+    def default_metrics(self):
+        return {"logits": [MaskedTokenAccuracy()]}
+
+    @staticmethod
+    def _sentences(x):
+        """(list of word lists, list of word character spans or None per sentence)."""
+        if isinstance(x, (str, bytes)) or (isinstance(x, list) and x and isinstance(x[0], (str, bytes))) \
+                or hasattr(x, "dtype"):
+            from kbert.data.tasks import split_words
+
+            texts = as_texts(x)
+            split = [split_words(t) for t in texts]
+            return [[w for w, _, _ in s] for s in split], [[(a, b) for _, a, b in s] for s in split], texts
+        return [list(s) for s in x], None, None
+
+    def prepare(self, x, y=None, training=False):
+        from kbert.data.tasks import model_inputs, ner_features
+
+        if self.preprocessor is None:
+            raise KbertInputError(f"{self.name} has no preprocessor, so it takes token tensors only")
+        words, spans, texts = self._sentences(x)
+        tags = None
+        if y is not None:
+            names = self.label_names()
+            tags = [[names[int(t)] if not isinstance(t, str) else t for t in row] for row in y]
+        f = ner_features(self.tokenizer, words, tags, self.label_names(), self.seq_len,
+                         segments=self.family != "distilbert", on_error="raise", source="input")
+        f.update(words=words, spans=spans, texts=texts)
+        return model_inputs(f), ({"logits": f["labels"]} if tags is not None else None), f
+
+    def predict_tags(self, x, **kwargs) -> list[list[str]]:
+        """One tag name per word of every sentence."""
+        inputs, _, f = self.prepare(x)
+        out = super().predict(inputs, **kwargs)
+        return word_predictions(out["logits"], f["word_index"], f["num_words"], self.label_names())
+
+    def decode(self, outputs, features=None):
+        """Entities per sentence (see the class docstring); needs the features of raw input."""
+        from kbert.tasks.metrics import get_entities
+
+        if not features:
+            raise KbertInputError("decode=True needs raw sentences as input (strings or word lists)")
+        tags = word_predictions(outputs["logits"], features["word_index"], features["num_words"], self.label_names())
+        result = []
+        for n, row in enumerate(tags):
+            words, spans = features["words"][n], features["spans"][n] if features["spans"] else None
+            ents = []
+            for typ, i, j in get_entities(row):
+                if spans:
+                    start, end = spans[i][0], spans[j][1]
+                    text = features["texts"][n][start:end]
+                else:
+                    start = end = None
+                    text = " ".join(words[i:j + 1])
+                ents.append({"entity": typ, "text": text, "start": start, "end": end, "words": [i, j + 1]})
+            result.append(ents)
+        return result

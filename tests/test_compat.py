@@ -1,0 +1,150 @@
+"""kbert/_compat holds every touch of a private TF / Keras / keras-hub / tf-text API: one test per touch
+(so an upgrade that moves the private piece fails here, by name), the version check, and a scan of kbert's
+source for private access anywhere else."""
+
+import ast
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRIVATE_MODULES = ("keras.src", "keras_hub.src", "tensorflow.python", "tensorflow_text.python",
+                   "tensorflow.lite.python", "tflite_support.python")
+
+
+def private_touches(package_dir):
+    """(file, line, what) for each private attribute of an object other than self/cls, and each import of a
+    library's private module, outside kbert/_compat."""
+    found = []
+    for folder, _, files in os.walk(package_dir):
+        if os.path.basename(folder) == "_compat":
+            continue
+        for f in files:
+            if not f.endswith(".py"):
+                continue
+            path = os.path.join(folder, f)
+            with open(path, encoding="utf-8") as src:
+                tree = ast.parse(src.read(), path)
+            rel = os.path.relpath(path, ROOT)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                    if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                        found.append((rel, node.lineno, node.attr))
+                elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                    names = [getattr(node, "module", None) or ""] + [a.name for a in node.names]
+                    found += [(rel, node.lineno, n) for n in names if n.startswith(PRIVATE_MODULES)]
+    return found
+
+
+def test_scan_sees_private_access(tmp_path):
+    (tmp_path / "m.py").write_text("from keras.src.layers import x\n"
+                                   "def f(model, self):\n    model._run_through_graph(1)\n    self._ok = 1\n")
+    what = sorted(t[2] for t in private_touches(str(tmp_path)))
+    assert what == ["_run_through_graph", "keras.src.layers"]
+
+
+def test_no_private_api_outside_compat():
+    found = private_touches(os.path.join(ROOT, "kbert"))
+    assert not found, "private API touches outside kbert/_compat: " + ", ".join(f"{f}:{n} {w}" for f, n, w in found)
+
+
+def test_unknown_version_is_one_clear_error(monkeypatch):
+    import kbert._compat as compat
+
+    monkeypatch.setitem(compat.TESTED, "keras", ((9, 0), (9, 1)))
+    with pytest.raises(compat.CompatError, match=r"checked on keras 9.0-9.1; installed keras 3\.\d+"):
+        compat.check("keras", "a touch")
+    with pytest.raises(compat.CompatError, match="a touch"):
+        compat.require(object(), "anything", "keras", "a touch")
+
+
+def test_missing_private_attribute_is_one_clear_error():
+    import kbert._compat as compat
+
+    with pytest.raises(compat.CompatError, match=r"a touch: keras \d+\.\d+ has no '_gone'"):
+        compat.require(object(), "_gone", "keras", "a touch")
+
+
+def test_map_python_strings_keeps_shapes():
+    from kbert._compat.keras_hub import map_python_strings
+
+    assert map_python_strings("Ab", str.lower) == "ab"
+    assert map_python_strings(["Ab", "C"], str.lower) == ["ab", "c"]
+    assert map_python_strings([["Ab"], ["C"]], str.lower) == [["ab"], ["c"]]
+
+
+def test_gelu_approximate_is_keras_hub_tanh_form():
+    import keras
+    import numpy as np
+
+    from kbert._compat.keras_hub import gelu_approximate
+
+    x = np.linspace(-3, 3, 7).astype("float32")
+    want = keras.ops.convert_to_numpy(keras.activations.gelu(x, approximate=True))
+    assert np.allclose(keras.ops.convert_to_numpy(gelu_approximate()(x)), want, atol=1e-6)
+    assert keras.saving.serialize_keras_object(gelu_approximate())  # serializable by name
+
+
+def test_feedforward_dense_is_the_intermediate_dense():
+    import kbert
+    from kbert._compat.keras_hub import feedforward_dense
+
+    enc = kbert.models.backbone("bert_tiny")
+    dense = feedforward_dense(enc.transformer_layers[0])
+    assert dense.units == enc.intermediate_dim
+
+
+def test_wordpiece_split_patterns_split_words_and_punctuation():
+    import tensorflow_text as tf_text
+
+    from kbert._compat.keras_hub import wordpiece_split_patterns
+
+    for cjk in (False, True):
+        split, keep = wordpiece_split_patterns(cjk)
+        words = tf_text.regex_split(["Hello, world!"], split, keep)
+        assert words.to_list() == [[b"Hello", b",", b"world", b"!"]]
+
+
+def test_sentencepiece_op_tokenizes_with_offsets(tmp_path):
+    from kbert import tokenizer_training
+    from kbert._compat.keras_hub import sentencepiece_op
+
+    docs = tmp_path / "d.txt"
+    docs.write_text("It is a truth universally acknowledged. " * 50 + "Emma Woodhouse, handsome, clever.\n" * 20)
+    tok = tokenizer_training.train_sentencepiece(str(tmp_path), vocab_size=120)
+    ids, starts, ends = sentencepiece_op(tok).tokenize_with_offsets(["It is a truth"])
+    want = tok(["It is a truth"])
+    assert ids.to_list() == (want.to_list() if hasattr(want, "to_list") else want)
+    assert starts.to_list()[0][0] == 0 and ends.to_list()[0][-1] == len("It is a truth")
+
+
+def test_run_graph_with_swaps_one_layer():
+    import keras
+    import numpy as np
+
+    from kbert._compat.keras_engine import run_graph_with
+
+    x = keras.Input((3,))
+    dense = keras.layers.Dense(2, kernel_initializer="ones", name="d")
+    model = keras.Model(x, {"y": dense(x)})
+    out = run_graph_with(model, np.ones((1, 3), "float32"),
+                         lambda op: (lambda *a, **k: op(*a, **k) * 10.0) if op is dense else op)
+    assert np.allclose(keras.ops.convert_to_numpy(out["y"]), 30.0)
+
+
+def test_in_multi_worker_mode_false_on_one_worker():
+    import tensorflow as tf
+
+    from kbert._compat.keras_engine import in_multi_worker_mode
+
+    assert in_multi_worker_mode(tf.distribute.MultiWorkerMirroredStrategy()) is False
+
+
+def test_first_replica_build_hooks_keras_build():
+    import keras
+
+    from kbert._compat.keras_engine import FirstReplicaBuild
+
+    # the mixin overrides the method Keras calls before the first step; if Keras renames it, this fails
+    assert hasattr(keras.Model, "_maybe_symbolic_build")
+    assert FirstReplicaBuild._maybe_symbolic_build is not keras.Model._maybe_symbolic_build
