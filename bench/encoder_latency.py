@@ -1,6 +1,7 @@
-"""Encoder forward latency, kbert/Keras vs `transformers` on torch CPU, side by side (seq 128, batch 1 and 32).
+"""Encoder forward latency, kbert/Keras vs `transformers` on torch CPU and ONNX Runtime, side by side (seq 128,
+batch 1 and 32).
 
-    python -m bench.encoder_latency --quick          # BERT-base + MiniLM, ~2 min on 2 cores
+    python -m bench.encoder_latency --quick          # MiniLM only, ~2 min on 2 idle cores
     python -m bench.encoder_latency                  # every variant and runtime setting
     python -m bench.encoder_latency --models bert_base --configs default,xla_onednn
 
@@ -15,6 +16,11 @@ reported). Runtime settings that must be fixed before TensorFlow starts (oneDNN,
 pools) each run in their own subprocess, with torch measured again inside it, so every ratio is
 torch vs Keras in the same process, interleaved (torch, A, B, torch, A, B, ...) and reduced to
 medians: contention from other jobs on a shared machine hits both sides alike.
+
+ONNX Runtime (`ort_fp32`, the default config only): the same torch model exported to ONNX, optimized
+with `onnxruntime.transformers.optimizer` (bench/ort.py), 2 intra-op threads, timed in the same
+interleaved rounds. Each ratio comes with a 95% bootstrap interval over the per-round ratios; a target
+is met only when the interval's upper end is <= its limit.
 """
 
 from __future__ import annotations
@@ -29,6 +35,17 @@ import tempfile
 import time
 
 import numpy as np
+
+from bench.common import note, ratio, target, write_result
+
+NOTES = {
+    "setup": "seq {seq}, torch {torch_threads} threads (torch.set_num_threads), ONNX Runtime {torch_threads} intra-op "
+             "threads, TF default thread pools unless the config says otherwise; configs run: {configs}. Recommended "
+             "path = kbert.inference.compile_encoder (tf.function jit_compile=True, fixed shapes) with TF defaults. "
+             "{rounds_b1} interleaved rounds at batch 1, {rounds} at larger batches (one call of each side per round; "
+             "ratios per round, median and 95% bootstrap interval); {seconds:.0f} s in all.",
+    "missed": "Missed: {gaps}. Not profiled in this run.",
+}
 
 MODELS = ("bert_base", "distilbert_base", "albert_base", "minilm_l6")
 # name -> environment for the child process (set before TensorFlow is imported).
@@ -93,7 +110,7 @@ def child(args) -> dict:
     torch.set_num_threads(TORCH_THREADS)
     variants = args.variants.split(",")
     large_variants = args.large_variants.split(",") if args.large_variants else variants
-    out = {}
+    out, sessions = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             dtypes = ("float32", "mixed_bfloat16") if "xla_bf16" in variants else ("float32",)
@@ -127,6 +144,13 @@ def child(args) -> dict:
                 if "xla_bf16" in vs:
                     fast16 = compile_encoder(keras_models["mixed_bfloat16"], batch, SEQ)
                     fns["xla_bf16"] = lambda: fast16(tf_feed)
+                if "ort_fp32" in vs:
+                    from bench import ort
+
+                    if name not in sessions:
+                        sessions[name] = ort.ort_sessions(torch_model, os.path.join(tmp, f"{name}_onnx"),
+                                                          threads=TORCH_THREADS, int8=False)["ort_fp32"]
+                    fns["ort_fp32"] = ort.feed_fn(sessions[name], ids, mask)
                 # Warm up (traces, XLA compiles) and check that both sides compute the same thing.
                 results = {}
                 for v, fn in fns.items():
@@ -151,12 +175,18 @@ def child(args) -> dict:
                         times[v].append((time.perf_counter() - t) * 1000)
                 med = {v: statistics.median(ts) for v, ts in times.items()}
                 row = {f"{v}_ms": round(m, 2) for v, m in med.items()}
-                row.update({f"{v}_vs_torch": round(m / med["torch"], 3) for v, m in med.items() if v != "torch"})
+                for base in ("torch", "ort_fp32"):  # per-round ratios: median + 95% interval
+                    for v in fns:
+                        if v != base and base in fns and not (base == "ort_fp32" and v == "torch"):
+                            r = ratio(times[v], times[base])
+                            row[f"{v}_vs_{base}"] = r["median"]
+                            row[f"{v}_vs_{base}_interval"] = [r["lo"], r["hi"]]
                 row.update({f"{v}_maxdiff": d for v, d in diffs.items()})  # max abs diff of sequence outputs vs torch
                 row["repeats"] = repeats
                 out.setdefault(name, {})[f"batch{batch}"] = row
                 print(json.dumps({name: {f"batch{batch}": row}}), file=sys.stderr, flush=True)
             del torch_model, keras_models
+            sessions.pop(name, None)
     return out
 
 
@@ -195,24 +225,26 @@ def main(argv=None):
         print(json.dumps(child(args)))
         return 0
 
-    from bench.common import write_result
-
-    # quick: the headline model and the real checkpoint; the full run times all four
-    models = args.models.split(",") if args.models else (["bert_base", "minilm_l6"] if args.quick else list(MODELS))
+    # quick: the real checkpoint only (5 interleaved rounds of torch, XLA and ORT at batch 32 keep it to ~2 min on
+    # 2 idle cores); the full run times all four
+    models = args.models.split(",") if args.models else (["minilm_l6"] if args.quick else list(MODELS))
     batches = [int(b) for b in args.batches.split(",")]
     if args.quick:
         configs = args.configs.split(",") if args.configs else ["default"]
         # quick: the recommended path (XLA) against torch; the full run adds predict / tf.function / bf16
-        variants = args.variants.split(",") if args.variants else ["xla"]
-        # batch 32 is the expensive part: quick mode times only the recommended path against torch
-        large = args.large_variants.split(",") if args.large_variants else ["xla"]
-        repeats, repeats_b1 = args.repeats or 1, args.repeats_b1 or 4
+        variants = args.variants.split(",") if args.variants else ["xla", "ort_fp32"]
+        # batch 32 is the expensive part: quick mode times only the recommended path against torch and ORT
+        large = args.large_variants.split(",") if args.large_variants else ["xla", "ort_fp32"]
+        repeats, repeats_b1 = args.repeats or 5, args.repeats_b1 or 8
     else:
         configs = args.configs.split(",") if args.configs else list(CONFIGS)
-        variants = args.variants.split(",") if args.variants else ["predict", "tf_function", "xla", "xla_bf16"]
+        variants = args.variants.split(",") if args.variants else ["predict", "tf_function", "xla", "xla_bf16",
+                                                                   "ort_fp32"]
         large = args.large_variants.split(",") if args.large_variants else variants
-        repeats, repeats_b1 = args.repeats or 5, args.repeats_b1 or 15
+        repeats, repeats_b1 = args.repeats or 7, args.repeats_b1 or 15
     figures, t0 = {}, time.time()
+    if min(repeats, repeats_b1) < 5:
+        print("note: fewer than 5 rounds: the ratio intervals are too wide to call a target met", flush=True)
     for config in configs:
         # settings other than the default only change the Keras side: measure the compiled path there
         keep = (lambda vs: vs) if config == "default" else (lambda vs: [v for v in vs if v in ("xla", "tf_function")])
@@ -231,41 +263,37 @@ def main(argv=None):
                 if config != "default":
                     figures[model][b][f"{config}.torch_ms"] = row.get("torch_ms")
 
-    # Targets: the recommended path vs torch at both batch sizes, every model.
+    # Targets: the recommended path vs torch and vs ORT fp32 at both batch sizes, every model.
     targets, gaps = {}, []
     cfg, variant = RECOMMENDED
-    key = f"{variant}_vs_torch" if cfg == "default" else f"{cfg}.{variant}_vs_torch"
-    for model in models:
-        for b in batches:
-            ratio = figures.get(model, {}).get(f"batch{b}", {}).get(key)
-            if ratio is None:
-                continue
-            targets[f"{model} batch {b}: recommended / torch"] = {"value": ratio, "limit": 1.0, "met": ratio <= 1.0}
-            if ratio > 1.0:
-                gaps.append(f"{model} b{b} {ratio:.2f}x")
+    for base in ("torch", "ort_fp32"):
+        key = f"{variant}_vs_{base}" if cfg == "default" else f"{cfg}.{variant}_vs_{base}"
+        for model in models:
+            for b in batches:
+                row = figures.get(model, {}).get(f"batch{b}", {})
+                if row.get(key) is None:
+                    continue
+                lo, hi = row[f"{key}_interval"]
+                name = f"{model} batch {b}: recommended / {base}"
+                targets[name] = target(name, row[key], 1.0, interval={"lo": lo, "hi": hi,
+                                                                       "rounds": row["repeats"]})
+                if not targets[name]["met"]:
+                    gaps.append(f"{model} batch {b} vs {base} {row[key]:.2f}x (upper end {hi:.2f}x)")
     # the best measured Keras setting per row, to show how far the knobs go
     for model in models:
         for b, row in figures.get(model, {}).items():
-            ratios = {k[:-len("_vs_torch")]: v for k, v in row.items() if k.endswith("_vs_torch")}
+            ratios = {k[:-len("_vs_torch")]: v for k, v in row.items() if k.endswith("_vs_torch")
+                      and not k.startswith("ort")}
             if ratios:
                 best = min(ratios, key=ratios.get)
                 row["best_setting"], row["best_vs_torch"] = best, ratios[best]
     figures["targets"] = targets
-    notes = (f"seq {SEQ}, torch {TORCH_THREADS} threads (torch.set_num_threads), TF default thread pools unless "
-             f"the config says otherwise. Recommended path = kbert.inference.compile_encoder "
-             f"(tf.function jit_compile=True, fixed shapes) with TF defaults. Measurements interleaved "
-             f"(torch, Keras variants, torch, ...) and reduced to medians; each runtime config runs in its own "
-             f"subprocess with torch re-measured there. The machine was shared with other jobs during the run, "
-             f"so absolute times are noisy. Under heavy oversubscription (load average far above the core count) torch's OpenMP "
-             f"threads degrade much more than TF's thread pool, so ratios measured then flatter TF: only trust them from "
-             f"a run on an idle machine. {time.time() - t0:.0f} s in all.")
+    notes = [note("setup", seq=SEQ, torch_threads=TORCH_THREADS, configs=", ".join(configs), rounds=repeats,
+                  rounds_b1=repeats_b1, seconds=round(time.time() - t0))]
     if gaps:
-        notes += (" Targets missed: " + "; ".join(gaps) + ". Cause: at batch 32 the forward pass is dominated "
-                  "by large float32 matmuls; torch calls oneDNN/MKL sgemm with tuned blocking for these shapes, "
-                  "while XLA:CPU emits its own (Eigen-based) dot kernels and runs them on TF's thread pool; fusion "
-                  "only saves the elementwise/softmax/layer-norm time, which matters at batch 1 but is a small "
-                  "share at batch 32. bfloat16 is emulated on CPUs without AVX512-BF16/AMX and is slower.")
-    write_result("encoder_latency", figures, notes, quick=args.quick)
+        notes.append(note("missed", gaps="; ".join(gaps)))
+    write_result("encoder_latency", figures, notes, quick=args.quick,
+                 datasets={"inputs": "random token ids, all positions real", "seq_len": SEQ})
     return 0
 
 

@@ -18,6 +18,18 @@ import os
 import random
 import tempfile
 
+from bench.common import note, write_result
+
+NOTES = {
+    "setup": "Full pipeline: tfds.load('squad') under tfds.testing.mock_data serving generated SQuAD v2-style "
+             "paragraphs (3 people each, 10% unanswerable questions about absent people), seq_len {seq_len} with doc "
+             "stride {doc_stride} (so contexts are windowed), real all-MiniLM-L6-v2 fine-tuned with start/end "
+             "cross-entropy (AdamW {learning_rate:g}, {epochs} epochs max), n-best post-processing with max answer "
+             "length 30 and the null ([CLS]) score, official SQuAD EM/F1. The hand-written set (Austen + factual "
+             "paragraphs) is scored zero-shot on its answerable questions: the model never saw that kind of text, so "
+             "it is a transfer check, not a SQuAD-trained figure.",
+}
+
 NAMES = ["Alice Moreau", "Bruno Keller", "Chen Wei", "Dara Okafor", "Elena Petrova", "Farid Haddad", "Grace Lin",
          "Hugo Silva", "Ines Duarte", "Jonas Berg", "Kofi Mensah", "Lena Fischer", "Mateo Rossi", "Nadia Karim",
          "Oskar Nilsson", "Priya Nair", "Quentin Dubois", "Rosa Jimenez", "Sven Larsen", "Tara Walsh"]
@@ -116,16 +128,10 @@ def main(argv=None):
                                  for i in answerable[:8]],
         "train_seconds": r["train_seconds"], "seq_len": config["seq_len"], "doc_stride": config["doc_stride"],
     }
-    from bench.common import write_result
-
-    write_result("finetune_qa", figures, notes=(
-        "Full pipeline: tfds.load('squad') under tfds.testing.mock_data serving generated SQuAD v2-style "
-        "paragraphs (3 people each, 10% unanswerable questions about absent people), seq_len 96 with doc "
-        "stride 32 (so contexts are windowed), real all-MiniLM-L6-v2 fine-tuned with start/end cross-entropy (AdamW 3e-4 quick / 1e-4 full), "
-        "n-best post-processing with max answer length 30 and the null ([CLS]) score, official SQuAD EM/F1. "
-        "The hand-written set (Austen + factual paragraphs) is scored zero-shot on its answerable questions: "
-        "the model never saw that kind of text, so it is a transfer check, not a SQuAD-trained figure. CPU "
-        "budget on a shared 2-core machine."), quick=args.quick)
+    write_result("finetune_qa", figures, notes=[note("setup", seq_len=config["seq_len"], doc_stride=config["doc_stride"],
+                                                     learning_rate=config["learning_rate"], epochs=config["epochs"])],
+                 quick=args.quick, datasets={"train_questions": len(train), "validation_questions": v["n"],
+                                             "handwritten_answerable_questions": len(answerable)})
     return 0
 
 

@@ -18,7 +18,14 @@ import subprocess
 import sys
 import time
 
+from bench.common import note, write_result
+
 QUICK_PRESETS = ("bert_base", "albert_base")
+NOTES = {
+    "setup": "ru_maxrss of a fresh child per measurement (Linux, KiB -> MiB). Training: classifier on bert_base, "
+             "AdamW (weights + 2 moments + gradients = 4x the weights before activations), batch {batch}, seq {seq}, "
+             "{steps} steps of model.fit on synthetic ids. {seconds:.0f} s in all.",
+}
 
 
 def child(what: str, preset: str | None, batch: int, seq: int, steps: int) -> dict:
@@ -70,7 +77,6 @@ def main(argv=None):
         print(json.dumps(child(args.child, args.preset or None, args.batch, args.seq, args.steps or 3)))
         return 0
 
-    from bench.common import write_result
     from kbert.presets import PRESETS
 
     t0 = time.time()
@@ -93,9 +99,7 @@ def main(argv=None):
         "batch": args.batch, "seq_len": args.seq, "steps": steps, "peak_rss_mb": round(r["peak_rss_mb"], 1),
         "over_baseline_mb": round(r["peak_rss_mb"] - base_mb, 1), "weights_mb": round(r["params"] * 4 / 2**20, 1)}
     print("train bert_base", figures["train_bert_base"], flush=True)
-    notes = (f"ru_maxrss of a fresh child per measurement (Linux, KiB -> MiB). Training: classifier on bert_base, "
-             f"AdamW (weights + 2 moments + gradients = 4x the weights before activations), batch {args.batch}, "
-             f"seq {args.seq}, {steps} steps of model.fit on synthetic ids. {time.time() - t0:.0f} s in all.")
+    notes = [note("setup", batch=args.batch, seq=args.seq, steps=steps, seconds=round(time.time() - t0))]
     write_result("memory", figures, notes, quick=args.quick)
     return 0
 

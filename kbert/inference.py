@@ -16,6 +16,19 @@ layer norm into a few kernels, which is what brings batch 1 below torch. Shapes 
 graph compiles once: a smaller batch is padded up to `batch` and the outputs sliced back; a longer
 batch or another `seq_len` is an error (compile another function, one per serving shape).
 
+Dynamic padding (`buckets=`): Hugging Face pads each batch to its longest text, which for short
+texts is worth more than int8. With `buckets=(16, 32, 64, 128)` (or `"auto"`) the callable takes
+inputs of any length <= `seq_len`, trims the padding to the smallest bucket that holds the batch's
+longest row and runs the graph compiled for that (batch, bucket) shape: XLA compiles a handful of
+shapes, not one per batch. Outputs equal the full-length ones on the real tokens; token-level
+outputs (`sequence_output`, per-token logits) cover the bucket's positions only.
+
+    >>> fast = compile_encoder(encoder, batch=2, seq_len=16, buckets=(8, 16))
+    >>> short = kbert.models.dummy_inputs(encoder, 2, 16)
+    >>> short["padding_mask"] = np.array([[1] * 5 + [0] * 11] * 2, "int32")
+    >>> tuple(fast(short)["sequence_output"].shape)
+    (2, 8, 128)
+
 `configure_threads(intra, inter)` sets TensorFlow's thread pools; call it before any TF op runs.
 On a 2-core machine `inter=1` (no op-level parallelism fighting the intra-op pool) is the
 measured choice. `dtype="bfloat16"` is accepted for machines with native bf16 (AVX512-BF16/AMX);
@@ -25,6 +38,8 @@ bench/encoder_latency.py reports its accuracy cost (max abs diff vs float32) and
 from __future__ import annotations
 
 from kbert.errors import KbertInputError
+
+DEFAULT_BUCKETS = (16, 32, 64, 128, 256, 512)
 
 
 def configure_threads(intra: int | None = None, inter: int | None = 1) -> bool:
@@ -47,42 +62,101 @@ def _input_names(model) -> list[str]:
     raise KbertInputError(f"model {model.name!r} does not take a dict of inputs (token_ids, padding_mask, ...)")
 
 
-def compile_encoder(model, batch: int, seq_len: int, jit_compile: bool = True):
+def bucket_lengths(seq_len: int, buckets="auto") -> tuple[int, ...]:
+    """The sorted bucket lengths for `seq_len`: those < seq_len, then seq_len itself (always a bucket).
+
+    >>> bucket_lengths(128)
+    (16, 32, 64, 128)
+    >>> bucket_lengths(100, (64, 32, 256))
+    (32, 64, 100)
+    """
+    chosen = DEFAULT_BUCKETS if buckets in (None, "auto") else buckets
+    try:
+        chosen = sorted({int(b) for b in chosen})
+    except (TypeError, ValueError):
+        raise KbertInputError(f"buckets must be 'auto' or a list of positive lengths, got {buckets!r}") from None
+    if not chosen or chosen[0] < 1:
+        raise KbertInputError(f"buckets must be positive lengths, got {buckets!r}")
+    return tuple([b for b in chosen if b < seq_len] + [seq_len])
+
+
+def pick_bucket(longest: int, buckets) -> int:
+    """The smallest bucket that holds `longest` tokens (the largest bucket if none does)."""
+    return next((b for b in buckets if b >= longest), buckets[-1])
+
+
+def trim_to_bucket(inputs: dict, buckets):
+    """Graph-friendly dynamic padding: `inputs` (dict of int tensors [B, T], right-padded, with
+    `padding_mask`) sliced to the smallest bucket that holds the longest row; returns (inputs, length).
+
+    Used by the serving signatures; `buckets` as from `bucket_lengths` (its last one is T).
+    """
+    import tensorflow as tf
+
+    longest = tf.reduce_max(tf.concat([tf.reduce_sum(tf.cast(inputs["padding_mask"] > 0, tf.int32), axis=1),
+                                       [0]], axis=0))
+    table = tf.constant(buckets, tf.int32)
+    length = tf.gather(table, tf.minimum(tf.reduce_sum(tf.cast(table < longest, tf.int32)), len(buckets) - 1))
+    length = tf.minimum(length, tf.shape(inputs["padding_mask"])[1])
+    return {k: v[:, :length] for k, v in inputs.items()}, length
+
+
+def compile_encoder(model, batch: int, seq_len: int, jit_compile: bool = True, buckets=None):
     """A fast inference callable for `model` (a kbert backbone or task model with dict inputs).
 
     Returns `fn(inputs) -> outputs` where `inputs` is a dict of int arrays [n, seq_len] with n <= batch
-    (numpy or tensors) and outputs are the model's outputs as tensors (sliced to n rows).
+    (numpy or tensors) and outputs are the model's outputs as tensors (sliced to n rows). With
+    `buckets` ("auto" or lengths), inputs may be [n, T] with T <= seq_len, right-padded; each call runs
+    the graph of the smallest bucket holding its longest row (compiled on first use).
     """
+    import numpy as np
     import tensorflow as tf
 
     if batch < 1 or seq_len < 1:
         raise KbertInputError(f"batch and seq_len must be positive, got batch={batch}, seq_len={seq_len}")
     names = _input_names(model)
-    signature = {n: tf.TensorSpec([batch, seq_len], tf.int32, name=n) for n in names}
+    lengths = bucket_lengths(seq_len, buckets) if buckets is not None else (seq_len,)
+    graphs = {}
 
-    @tf.function(input_signature=[signature], jit_compile=jit_compile, reduce_retracing=False)
-    def forward(inputs):
-        return model(inputs, training=False)
+    def graph(length):
+        if length not in graphs:
+            signature = {n: tf.TensorSpec([batch, length], tf.int32, name=n) for n in names}
+
+            @tf.function(input_signature=[signature], jit_compile=jit_compile, reduce_retracing=False)
+            def forward(inputs):
+                return model(inputs, training=False)
+
+            graphs[length] = forward
+        return graphs[length]
 
     def fn(inputs):
         missing = [n for n in names if n not in inputs]
         if missing:
             raise KbertInputError(f"missing model inputs {missing}; the model takes {names}")
+        arrays = {name: tf.cast(tf.convert_to_tensor(inputs[name]), tf.int32) for name in names}
+        length = seq_len
+        if buckets is not None and "padding_mask" in arrays and arrays["padding_mask"].shape.rank == 2:
+            real = np.asarray(arrays["padding_mask"]).astype(bool).sum(axis=1)
+            length = pick_bucket(int(real.max()) if real.size else 0, lengths)
         feed, n = {}, None
-        for name in names:
-            x = tf.cast(tf.convert_to_tensor(inputs[name]), tf.int32)
-            if x.shape.rank != 2 or x.shape[1] != seq_len or x.shape[0] > batch:
+        for name, x in arrays.items():
+            width = x.shape[1] if x.shape.rank == 2 else None
+            if x.shape.rank != 2 or x.shape[0] > batch or (width != seq_len if buckets is None else width > seq_len):
+                want = f"[n <= {batch}, {seq_len}]" if buckets is None else f"[n <= {batch}, T <= {seq_len}]"
                 raise KbertInputError(f"input {name!r} has shape {tuple(x.shape)}; this compiled encoder takes "
-                                      f"[n <= {batch}, {seq_len}] (compile another one for other shapes)")
+                                      f"{want} (compile another one for other shapes)")
             n = x.shape[0]
+            x = x[:, :length] if width >= length else tf.pad(x, [[0, 0], [0, length - width]])
             if n < batch:
                 x = tf.pad(x, [[0, batch - n], [0, 0]])
             feed[name] = x
-        out = forward(feed)
+        out = graph(length)(feed)
+        fn.graphs[length] = graphs[length]  # the shapes this callable has run (and compiled)
         if n == batch:
             return out
         return tf.nest.map_structure(lambda t: t[:n], out)
 
-    fn.forward = forward
-    fn.batch, fn.seq_len = batch, seq_len
+    fn.forward = graph(seq_len)
+    fn.graphs = {}
+    fn.batch, fn.seq_len, fn.buckets = batch, seq_len, lengths if buckets is not None else None
     return fn

@@ -14,12 +14,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 OK_SCRIPT = '''
 import sys
-from bench.common import write_result
+from bench.common import note, target, write_result
+NOTES = {"how": "side by side"}
 quick = "--quick" in sys.argv
 write_result("ok_script", {"model": {"torch_ms": 10.0, "kbert_ms": 8.5, "ratio": 0.85}, "quick_seen": quick,
-                           "targets": {"kbert <= torch": {"value": 0.85, "limit": 1.0, "met": True},
-                                       "size": {"value": 120, "limit": 100, "met": False}}},
-             notes="side by side", quick=quick)
+                           "targets": {"kbert <= torch": target("kbert <= torch", 0.85, 1.0),
+                                       "size": target("size", 120, 100)}},
+             notes=[note("how")], quick=quick)
 if __name__ == "__main__":
     pass
 '''
@@ -36,6 +37,8 @@ def fake_bench(tmp_path, monkeypatch):
     (d / "ok_script.py").write_text(OK_SCRIPT)
     (d / "bad_script.py").write_text(BAD_SCRIPT)
     (d / "helper_data.py").write_text("VALUE = 1\n")  # a shared helper: no __main__, not a script
+    readme = "# demo\n\n" + report.BEGIN + "\n" + report.END + "\n"
+    (tmp_path / "README.md").write_text(readme)
     monkeypatch.setattr(runner, "BENCH_DIR", str(d))
     return d
 
@@ -65,13 +68,26 @@ def test_all_runs_every_script_tolerates_failure_and_writes_report(fake_bench, c
     assert code == 1
     assert "[1/2] bad_script: FAILED" in out and "[2/2] ok_script: ok" in out
     assert "boom: this script fails" in err
-    record = json.loads((fake_bench / "results" / "ok_script.json").read_text())
+    assert not (fake_bench / "results" / "ok_script.json").exists()  # quick results live apart
+    record = json.loads((fake_bench / "results" / "quick" / "ok_script.json").read_text())
     assert record["figures"]["quick_seen"] is True and record["quick"] is True
     md = (fake_bench / "RESULTS.md").read_text()
-    assert "## ok_script" in md and "| model.torch_ms | 10.00 |" in md
-    assert "| kbert <= torch | 0.85 | 1.00 | ✅ met |" in md and "| size | 120 | 100 | ❌ missed |" in md
-    assert "1/2 ❌" in md and "![ok_script](results/ok_script.png)" in md
-    assert (fake_bench / "results" / "ok_script.png").stat().st_size > 1000
+    assert "## ok_script (quick)" in md and "| model.torch_ms | 10.00 |" in md
+    assert "| kbert <= torch | 0.85 | – | 1.00 | ✅ met |" in md and "| size | 120.00 | – | 100 | ❌ missed |" in md
+    assert "1/2 ❌" in md and "![ok_script](results/quick/ok_script.png)" in md
+    assert (fake_bench / "results" / "quick" / "ok_script.png").stat().st_size > 1000
+    readme = (fake_bench.parent / "README.md").read_text()
+    assert "| [`ok_script`](bench/RESULTS.md#ok_script-quick) | size | 120.00 | <= 100 | missed | quick, " in readme
+
+
+def test_quick_run_keeps_the_full_result(fake_bench):
+    assert runner.run(args(names=["ok_script"], quick=False)) == 0
+    full = (fake_bench / "results" / "ok_script.json").read_text()
+    assert json.loads(full)["quick"] is False
+    assert runner.run(args(names=["ok_script"], quick=True)) == 0
+    assert (fake_bench / "results" / "ok_script.json").read_text() == full
+    md = (fake_bench / "RESULTS.md").read_text()
+    assert "| [ok_script](#ok_script) |" in md and "| full | current |" in md
 
 
 def test_unknown_name_is_input_error(fake_bench):
@@ -85,7 +101,7 @@ def test_report_survives_unreadable_results(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     (results / "broken.json").write_text("{not json")
-    (results / "nested.json").write_text(json.dumps({"name": "nested", "date": "2026-01-01", "figures": {
+    (results / "nested.json").write_text(json.dumps({"name": "nested", "date": "2026-01-01", "figures": {  # legacy
         "a": {"b": {"x_ms": 1.5, "y_ms": 2500.0}}, "n": 3, "flag": True}, "notes": "n | pipe"}))
     path = report.generate(str(results))
     md = open(path).read()

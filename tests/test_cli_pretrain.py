@@ -49,7 +49,7 @@ def test_pretrain_cli_outputs_and_resume(tmp_path, spm_dir, capsys):
 def test_pretrain_bad_input_exit_code_2(tmp_path, spm_dir, capsys):
     base = ["pretrain", "--model", "albert_tiny", "--tokenizer", spm_dir, "--steps", "2", "--out", str(tmp_path / "o")]
     assert main(base + ["--seq-len", "4"]) == 2
-    assert "seq_len 4" in capsys.readouterr().err
+    assert "--seq-len must be >= 8 (room for [CLS], text and [SEP]), got 4" in capsys.readouterr().err  # before TF
     bad = tmp_path / "bad.json"
     bad.write_text('{"modle": "bert_tiny"}')
     assert main(base + ["--config", str(bad)]) == 2

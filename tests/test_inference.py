@@ -48,3 +48,57 @@ def test_configure_threads_before_and_after_start():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["True", "1", "False"]
+
+
+def _ragged_inputs(encoder, lengths, width, seed=0):
+    rng = np.random.default_rng(seed)
+    n = len(lengths)
+    inputs = {k: np.zeros((n, width), "int32") for k in encoder.input}
+    for i, length in enumerate(lengths):
+        inputs["token_ids"][i, :length] = rng.integers(5, 200, length)
+        inputs["padding_mask"][i, :length] = 1
+    return inputs
+
+
+@pytest.mark.parametrize("pooling", [None, "mean"])
+def test_bucketed_encoder_matches_full_length_padding(pooling):
+    from kbert.tasks.classifier import build_classifier
+
+    encoder = kbert.models.backbone("bert_tiny", num_layers=1)
+    model = encoder if pooling is None else build_classifier(encoder, num_classes=3, pooling=pooling)
+    full = compile_encoder(model, batch=4, seq_len=32)
+    fast = compile_encoder(model, batch=4, seq_len=32, buckets=(8, 16))
+    assert fast.buckets == (8, 16, 32)
+    for lengths, bucket in (([5, 3, 7, 2], 8), ([12, 3], 16), ([20, 9, 1], 32), ([6, 6, 6], 8)):
+        inputs = _ragged_inputs(encoder, lengths, 32)
+        want, got = full(inputs), fast(inputs)
+        if pooling is None:
+            w, g = np.asarray(want["sequence_output"]), np.asarray(got["sequence_output"])
+            assert g.shape == (len(lengths), bucket, 128)
+            for i, length in enumerate(lengths):  # real tokens equal; past them, full-length padding
+                np.testing.assert_allclose(g[i, :length], w[i, :length], atol=2e-5)
+        else:
+            np.testing.assert_allclose(np.asarray(got["logits"]), np.asarray(want["logits"]), atol=2e-5)
+    assert sorted(fast.graphs) == [8, 16, 32]  # a handful of compiled shapes, not one per batch
+    assert all(g.experimental_get_tracing_count() == 1 for g in fast.graphs.values())
+    # inputs narrower than seq_len (already dynamically padded by the caller) are accepted
+    narrow = _ragged_inputs(encoder, [4, 10], 10)
+    assert fast(narrow)[("sequence_output" if pooling is None else "logits")].shape[0] == 2
+    with pytest.raises(KbertInputError, match=r"\[n <= 4, T <= 32\]"):
+        fast(_ragged_inputs(encoder, [4], 40))
+
+
+def test_bucket_lengths_and_graph_trim():
+    import tensorflow as tf
+
+    from kbert.inference import bucket_lengths, pick_bucket, trim_to_bucket
+
+    assert bucket_lengths(128) == (16, 32, 64, 128) and bucket_lengths(20, [8]) == (8, 20)
+    assert pick_bucket(9, (8, 16, 32)) == 16 and pick_bucket(0, (8, 16)) == 8 and pick_bucket(99, (8, 16)) == 16
+    with pytest.raises(KbertInputError, match="buckets"):
+        bucket_lengths(16, "many")
+    mask = tf.constant([[1] * 9 + [0] * 23, [1] * 3 + [0] * 29])
+    trimmed, length = trim_to_bucket({"padding_mask": mask, "token_ids": mask * 7}, (8, 16, 32))
+    assert int(length) == 16 and trimmed["token_ids"].shape == (2, 16)
+    empty, length = trim_to_bucket({"padding_mask": tf.zeros([0, 32], tf.int32)}, (8, 16, 32))
+    assert int(length) == 8 and empty["padding_mask"].shape == (0, 8)

@@ -2,14 +2,16 @@
 
 Each script runs alone in its own Python process (`python -m bench.NAME [--quick]`), one at a time, so
 that one script's threads, memory or crash never touch another's figures. A script that fails is
-reported and the others still run; the exit code is then 1. RESULTS.md is rebuilt from every
-`bench/results/*.json` at the end, including results of scripts not run this time.
+reported and the others still run; the exit code is then 1. RESULTS.md and README's measured table
+(between its `kbert-bench:measured` markers) are rebuilt from every `bench/results/*.json` (full runs)
+and `bench/results/quick/*.json` (quick runs) at the end, including results of scripts not run this
+time. A quick run writes only under results/quick/, so it never replaces a full result.
 
 examples:
   kbert bench --list
-  kbert bench all --quick                 # every script, quick mode (< 15 min on a fresh machine)
+  kbert bench all --quick                 # every script, quick mode
   kbert bench encoder_latency memory --quick
-  kbert bench --report-only               # just rebuild bench/RESULTS.md from bench/results/*.json
+  kbert bench --report-only               # just rebuild RESULTS.md and README's table from the JSONs
 """
 
 import os
@@ -37,7 +39,8 @@ def add_arguments(p):
                    help="bench scripts to run (file names in bench/ without .py), or 'all' (default)")
     p.add_argument("--quick", action="store_true", help="pass --quick to every script (smaller, faster runs)")
     p.add_argument("--list", action="store_true", help="list the bench scripts and exit")
-    p.add_argument("--report-only", action="store_true", help="do not run anything; rebuild RESULTS.md")
+    p.add_argument("--report-only", action="store_true",
+                   help="do not run anything; rebuild RESULTS.md and README's measured table")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds allowed per script (default: none; 900 with --quick)")
 
@@ -79,13 +82,15 @@ def run(args):
     from bench import report
 
     results = os.path.join(BENCH_DIR, "results")
+    readme = os.path.join(os.path.dirname(BENCH_DIR), "README.md")
+    readme = readme if os.path.exists(readme) else None
 
     available = discover()
     if args.list:
         print("\n".join(available))
         return 0
     if args.report_only:
-        path = report.generate(results)
+        path = report.generate(results, readme=readme)
         if not args.quiet:
             print(f"wrote {path}")
         return 0
@@ -107,7 +112,7 @@ def run(args):
                 print(f"[{i}/{len(names)}] {name}: {status} in {out['seconds']} s", flush=True)
             if not out["ok"]:
                 print("    " + out["tail"].replace("\n", "\n    "), file=sys.stderr)
-    path = report.generate(results)
+    path = report.generate(results, readme=readme)
     failed = [o["name"] for o in outcomes if not o["ok"]]
     if args.json:
         print(json.dumps({"ok": not failed, "failed": failed, "report": path, "seconds": round(time.time() - start, 1),

@@ -27,6 +27,11 @@ Signatures (all inputs are batches; outputs have readable names):
 [batch, length], for clients that tokenize themselves, and returns the same outputs less those
 that need the text (offsets, tokens, answer text).
 
+Dynamic padding: for `classify` and `embed`, the model runs on the batch padded to the smallest
+length bucket (`kbert.inference.bucket_lengths(seq_len)`: 16, 32, 64, ... up to `seq_len`) that holds
+its longest text, not to the full `seq_len` (outputs equal within float tolerance; a graph per
+bucket shape, a handful in all). `ner` and `qa`, whose outputs are per token, run at full length.
+
 Defined behaviour for odd input: an empty string is `[CLS] [SEP]`; bytes that are not UTF-8 are
 replaced by U+FFFD (offsets then count characters of that repaired text, as Python's
 `bytes.decode("utf-8", "replace")` does); text longer than the model's `seq_len` is truncated;
@@ -167,10 +172,11 @@ class Signatures:
     >>> sig.raw_text(text=tf.constant(["great film"]))["labels"]       # doctest: +SKIP
     """
 
-    def __init__(self, md, max_answer_tokens: int = MAX_ANSWER_TOKENS):
+    def __init__(self, md, max_answer_tokens: int = MAX_ANSWER_TOKENS, buckets="auto"):
         import keras_hub
         import tensorflow as tf
 
+        from kbert.inference import bucket_lengths
         from kbert.preprocessing import TextPreprocessor
 
         self.md = md
@@ -178,6 +184,8 @@ class Signatures:
         self.task = md.task
         self.seq_len = int(md.seq_len)
         self.max_answer_tokens = int(max_answer_tokens)
+        # None: every batch at full seq_len (the behaviour before dynamic padding)
+        self.buckets = None if buckets is None else bucket_lengths(self.seq_len, buckets)
         self.input_names = _input_names(md.model)
         self.tokenizer = md.tokenizer
         self.preprocessor = TextPreprocessor(md.tokenizer, seq_len=self.seq_len,
@@ -313,6 +321,10 @@ class Signatures:
         inputs = {k: inputs[k] for k in self.input_names}
         if self.task == "qa":
             return self._qa_outputs(inputs, context_mask=inputs.get("segment_ids", inputs["padding_mask"]) == 1)
+        if self.buckets is not None and self.task in ("classify", "embed"):  # per-example outputs only
+            from kbert.inference import trim_to_bucket
+
+            inputs, _ = trim_to_bucket(inputs, self.buckets)
         outputs = self.model(inputs, training=False)
         if self.task == "embed":
             return {"embeddings": outputs["embeddings"]}
