@@ -183,7 +183,9 @@ def _classification_data(config, labels):
 
 
 def _pooling(model) -> str:
-    names = {layer.name for layer in model.layers}
+    if getattr(model, "pooling", None):  # a kbert.TextClassifier records its pooling
+        return model.pooling
+    names = {layer.name for layer in model.layers}  # a classifier saved before the task classes
     return "mean" if "mean_pooling" in names else "cls" if "cls_token" in names and "pre_classifier" not in names \
         else "pooled"
 
