@@ -17,8 +17,9 @@ A task model is the functional graph `{token_ids, padding_mask[, segment_ids]} -
   reads.
 
 `compile()` without arguments uses the task's loss and metrics and kbert's AdamW
-(`kbert.training.optim.adamw`); the constructor compiles that way, so a model from `from_preset`
-can `fit` at once.
+(`kbert.training.optim.adamw`); the constructor compiles that way (unless `compile=False`), so a
+model from `from_preset` can `fit` at once; a loaded model is compiled as it was saved
+(`keras.saving.load_model(..., compile=True)`, the default) or not at all.
 """
 
 from __future__ import annotations
@@ -81,10 +82,16 @@ class TaskModel(keras.Model):
     default_seq_len = 128
 
     # ----------------------------------------------------------------- construction
-    def _init_task(self, backbone, preprocessor, inputs, outputs, name=None, **kwargs):
+    def _init_task(self, backbone, preprocessor, inputs, outputs, name=None, compile=True, **kwargs):
         super().__init__(inputs=inputs, outputs=outputs, name=name or self.task_name(), **kwargs)
         self.backbone = backbone
         self.preprocessor = preprocessor
+        self._compile_on_init = compile
+
+    def _finish_init(self):
+        """Compile with the task's defaults (not when loading: Keras restores the saved compile)."""
+        if self._compile_on_init:
+            self.compile()
 
     @classmethod
     def task_name(cls) -> str:
@@ -126,7 +133,7 @@ class TaskModel(keras.Model):
         for key in ("backbone", "preprocessor"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        return cls(**config, compile=False)
 
     def export_meta(self) -> dict:
         """What exporters need (task, family, seq_len, labels, ...), from the model itself."""
