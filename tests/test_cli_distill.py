@@ -56,6 +56,8 @@ def test_distill_classifier_end_to_end(teacher_dir, capsys):
     assert os.path.getsize(out / "distill_curves.png") > 1000
     md = load_model_dir(out)
     assert md.task == "classify" and md.labels == ["neg", "pos"] and md.meta["student_layers"] == 1
+    assert isinstance(md.model, kbert.TextClassifier) and md.model.labels == ["neg", "pos"]  # a task model too
+    assert md.model.predict(["the film was good"], decode=True, verbose=0)[0] in ("neg", "pos")
     enc = [l for l in md.model.layers if hasattr(l, "transformer_layers")][0]
     assert len(enc.transformer_layers) == 1
 

@@ -261,7 +261,7 @@ def run(args):
         task, labels, pre_family = "encoder", None, config["student_family"] or family
         extra_report = {"mlm_head": mlm_t.report}
     else:
-        from kbert.tasks.classifier import build_classifier
+        from kbert.tasks.classifier import TextClassifier
 
         if not os.path.isdir(config["teacher"]):
             raise KbertInputError(f"--teacher {config['teacher']!r} is neither 'minilm' nor a kbert model directory")
@@ -283,9 +283,11 @@ def run(args):
         limit = int(config["limit"]) if config["limit"] else len(data) - n_test
         test, train = data.subset(order[:n_test]), data.subset(order[n_test:n_test + limit])
         s_enc = student_like(teacher, int(config["student_layers"]), config["student_family"])
-        student = build_classifier(s_enc, len(labels), pooling=_pooling(teacher))
-        layers = init_student(teacher, student) if config["init"] == "teacher" else None
         pre_family = config["student_family"] or family
+        # the student is a task model like the teacher: tokenizer, labels and pooling travel with it
+        student = TextClassifier(s_enc, labels=labels, pooling=_pooling(teacher),
+                                 preprocessor=preprocessor_for(tokenizer, pre_family, seq_len=seq_len))
+        layers = init_student(teacher, student) if config["init"] == "teacher" else None
         t_pre = preprocessor_for(tokenizer, family, seq_len=seq_len)
         x_train = {k: v.numpy() for k, v in t_pre(train.inputs()).items()}
         x_test = {k: v.numpy() for k, v in t_pre(test.inputs()).items()}
