@@ -92,8 +92,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from kbert.tasks import metrics
     from kbert.tasks.question_answerer import postprocess
-    from kbert.cli import finetune
-    from kbert.cli.finetune import DEFAULTS
+    from kbert.recipes import finetune
+    from kbert.recipes.finetune import FinetuneConfig
+
+    DEFAULTS = FinetuneConfig().to_dict()
 
     n_train = 200 if args.quick else 1200
     train, val = make_examples(n_train, 0, unanswerable=0.1), make_examples(60 if args.quick else 200, 1, unanswerable=0.1)

@@ -43,8 +43,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
-    from kbert.cli import finetune
-    from kbert.cli.finetune import DEFAULTS
+    from kbert.recipes import finetune
+    from kbert.recipes.finetune import FinetuneConfig
+
+    DEFAULTS = FinetuneConfig().to_dict()
 
     config = {**DEFAULTS, "task": "classify", "model": "minilm", "data": "tweets", "pooling": "mean",
               "limit": 500 if args.quick else 6000, "eval_limit": 200 if args.quick else 2000,

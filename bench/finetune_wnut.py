@@ -63,8 +63,10 @@ def main(argv=None):
     ap.add_argument("--learning-rate", type=float)
     ap.add_argument("--o-weight", type=float, default=1.0, help="loss weight of the 'O' tag (1 = plain loss)")
     args = ap.parse_args(argv)
-    from kbert.cli import finetune
-    from kbert.cli.finetune import DEFAULTS
+    from kbert.recipes import finetune
+    from kbert.recipes.finetune import FinetuneConfig
+
+    DEFAULTS = FinetuneConfig().to_dict()
 
     q = args.quick
     config = {**DEFAULTS, "task": "ner", "model": "minilm", "data": "wnut16", "seq_len": 40 if q else 64,

@@ -16,8 +16,6 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
 
 @pytest.fixture(scope="module")
 def teacher_dir(tmp_path_factory):
-    from kbert.tasks.classifier import build_classifier, compile_classifier
-
     root = tmp_path_factory.mktemp("distill")
     rng = np.random.default_rng(0)
     rows = []
@@ -32,9 +30,10 @@ def teacher_dir(tmp_path_factory):
         w.writerows(rows)
     tok = kbert.tokenizers.wordpiece(VOCAB, "bert")
     enc = kbert.models.backbone("bert_tiny", vocabulary_size=len(VOCAB), num_layers=2, max_sequence_length=32)
-    clf = compile_classifier(build_classifier(enc, 2), learning_rate=3e-3)
-    x = {k: v.numpy() for k, v in TextPreprocessor(tok, seq_len=8)([r["text"] for r in rows]).items()}
-    clf.fit(x, np.array([r["label"] == "pos" for r in rows], "int32"), epochs=4, batch_size=16, verbose=0)
+    # the teacher is what `kbert finetune` writes: a kbert.TextClassifier with its preprocessor
+    clf = kbert.TextClassifier(enc, labels=["neg", "pos"], preprocessor=TextPreprocessor(tok, seq_len=8))
+    clf.compile(learning_rate=3e-3)
+    clf.fit([r["text"] for r in rows], [r["label"] for r in rows], epochs=4, batch_size=16, verbose=0)
     save_model_dir(root / "teacher", clf, tok, task="classify", seq_len=8, labels=["neg", "pos"], pair=False,
                    multi_label=False)
     return root
@@ -57,6 +56,8 @@ def test_distill_classifier_end_to_end(teacher_dir, capsys):
     assert os.path.getsize(out / "distill_curves.png") > 1000
     md = load_model_dir(out)
     assert md.task == "classify" and md.labels == ["neg", "pos"] and md.meta["student_layers"] == 1
+    assert isinstance(md.model, kbert.TextClassifier) and md.model.labels == ["neg", "pos"]  # a task model too
+    assert md.model.predict(["the film was good"], decode=True, verbose=0)[0] in ("neg", "pos")
     enc = [l for l in md.model.layers if hasattr(l, "transformer_layers")][0]
     assert len(enc.transformer_layers) == 1
 

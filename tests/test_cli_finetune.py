@@ -68,11 +68,12 @@ def test_bad_input_exit_code_2(tmp_path, capsys):
 def test_resumes_after_a_crash(tmp_path, monkeypatch):
     import keras
 
-    from kbert.cli import finetune
+    from kbert.recipes import finetune
+    from kbert.recipes.finetune import FinetuneConfig
 
     data = _csv(tmp_path / "reviews.csv")
-    config = {**finetune.DEFAULTS, "model": "bert_tiny", "data": str(data), "epochs": 3, "seq_len": 16,
-              "batch_size": 8, "learning_rate": 1e-3, "patience": 5}
+    config = FinetuneConfig(model="bert_tiny", data=str(data), epochs=3, seq_len=16, batch_size=8, learning_rate=1e-3,
+                            patience=5)
 
     class Crash(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):

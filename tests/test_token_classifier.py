@@ -110,10 +110,11 @@ def test_o_weight_shifts_the_fitted_tag_distribution():
 
 
 def test_finetune_pipeline_passes_o_weight(tmp_path):
-    from kbert.cli.finetune import DEFAULTS, compile_model
+    from kbert.recipes.finetune import FinetuneConfig, compile_model
 
     enc = kbert.models.backbone("bert_tiny", vocabulary_size=len(VOCAB))
-    model = compile_model({**DEFAULTS, "task": "ner", "o_weight": 0.3}, build_token_classifier(enc, 3), steps=10)
+    model = compile_model(FinetuneConfig(task="ner", o_weight=0.3),
+                          kbert.TokenClassifier(enc, labels=LABELS[:3], o_weight=0.3), steps=10)
     loss = model.loss["logits"]
     assert isinstance(loss, TokenCrossentropy) and loss.o_weight == 0.3
     tok = kbert.tokenizers.wordpiece(VOCAB)

@@ -183,7 +183,9 @@ def _classification_data(config, labels):
 
 
 def _pooling(model) -> str:
-    names = {layer.name for layer in model.layers}
+    if getattr(model, "pooling", None):  # a kbert.TextClassifier records its pooling
+        return model.pooling
+    names = {layer.name for layer in model.layers}  # a classifier saved before the task classes
     return "mean" if "mean_pooling" in names else "cls" if "cls_token" in names and "pre_classifier" not in names \
         else "pooled"
 
@@ -200,6 +202,7 @@ def run(args):
     from kbert.model_dir import MODEL_FILE, load_model_dir, save_model_dir
     from kbert.preprocessing import preprocessor_for
     from kbert.training.distiller import Distiller, find_backbone
+    from kbert.training.optim import adamw
     from kbert.training.resumable import fit_resumable
     from kbert.training.student_init import init_student, student_like
 
@@ -258,7 +261,7 @@ def run(args):
         task, labels, pre_family = "encoder", None, config["student_family"] or family
         extra_report = {"mlm_head": mlm_t.report}
     else:
-        from kbert.tasks.classifier import build_classifier
+        from kbert.tasks.classifier import TextClassifier
 
         if not os.path.isdir(config["teacher"]):
             raise KbertInputError(f"--teacher {config['teacher']!r} is neither 'minilm' nor a kbert model directory")
@@ -280,9 +283,11 @@ def run(args):
         limit = int(config["limit"]) if config["limit"] else len(data) - n_test
         test, train = data.subset(order[:n_test]), data.subset(order[n_test:n_test + limit])
         s_enc = student_like(teacher, int(config["student_layers"]), config["student_family"])
-        student = build_classifier(s_enc, len(labels), pooling=_pooling(teacher))
-        layers = init_student(teacher, student) if config["init"] == "teacher" else None
         pre_family = config["student_family"] or family
+        # the student is a task model like the teacher: tokenizer, labels and pooling travel with it
+        student = TextClassifier(s_enc, labels=labels, pooling=_pooling(teacher),
+                                 preprocessor=preprocessor_for(tokenizer, pre_family, seq_len=seq_len))
+        layers = init_student(teacher, student) if config["init"] == "teacher" else None
         t_pre = preprocessor_for(tokenizer, family, seq_len=seq_len)
         x_train = {k: v.numpy() for k, v in t_pre(train.inputs()).items()}
         x_test = {k: v.numpy() for k, v in t_pre(test.inputs()).items()}
@@ -299,7 +304,7 @@ def run(args):
     say(f"student: {config['student_layers']} layers ({pre_family}), "
         f"{'initialised from teacher layers ' + str(layers) if layers else 'random init'}; "
         f"{len(x_train['token_ids'])} training / {len(x_test['token_ids'])} held-out examples, seq_len {seq_len}")
-    distiller.compile(optimizer=keras.optimizers.AdamW(float(config["learning_rate"]), weight_decay=0.01))
+    distiller.compile(optimizer=adamw(float(config["learning_rate"]), weight_decay=0.01, clipnorm=None))
     t0 = time.time()
     history = fit_resumable(distiller, x_train, y_train, batch_size=int(config["batch_size"]),
                             epochs=int(config["epochs"]), directory=os.path.join(out, "training"),

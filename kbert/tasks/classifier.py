@@ -164,7 +164,7 @@ class TextClassifier(TaskModel):
         self.num_classes, self.labels = int(num_classes), labels
         self.multi_label, self.pooling, self.dropout = bool(multi_label), pooling, float(dropout)
         self.pair, self.threshold = bool(pair), float(threshold)
-        self.compile()
+        self._finish_init()
 
     def settings(self) -> dict:
         return {"num_classes": self.num_classes, "labels": self.labels, "multi_label": self.multi_label,

@@ -66,7 +66,7 @@ class TextEmbedder(TaskModel):
         self._init_task(backbone, preprocessor, inputs,
                         {"embeddings": embedding_output(backbone, inputs, normalize)}, **kwargs)
         self.normalize = bool(normalize)
-        self.compile()
+        self._finish_init()
 
     def settings(self) -> dict:
         return {"normalize": self.normalize}

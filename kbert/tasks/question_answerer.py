@@ -177,7 +177,7 @@ class QuestionAnswerer(TaskModel):
         self.dropout, self.doc_stride, self.max_query_len = float(dropout), int(doc_stride), int(max_query_len)
         self.max_answer_len, self.allow_no_answer = int(max_answer_len), bool(allow_no_answer)
         self.null_threshold = float(null_threshold)
-        self.compile()
+        self._finish_init()
 
     def settings(self) -> dict:
         return {"dropout": self.dropout, "doc_stride": self.doc_stride, "max_query_len": self.max_query_len,

@@ -17,8 +17,9 @@ A task model is the functional graph `{token_ids, padding_mask[, segment_ids]} -
   reads.
 
 `compile()` without arguments uses the task's loss and metrics and kbert's AdamW
-(`kbert.training.optim.adamw`); the constructor compiles that way, so a model from `from_preset`
-can `fit` at once.
+(`kbert.training.optim.adamw`); the constructor compiles that way (unless `compile=False`), so a
+model from `from_preset` can `fit` at once; a loaded model is compiled as it was saved
+(`keras.saving.load_model(..., compile=True)`, the default) or not at all.
 """
 
 from __future__ import annotations
@@ -81,10 +82,16 @@ class TaskModel(keras.Model):
     default_seq_len = 128
 
     # ----------------------------------------------------------------- construction
-    def _init_task(self, backbone, preprocessor, inputs, outputs, name=None, **kwargs):
+    def _init_task(self, backbone, preprocessor, inputs, outputs, name=None, compile=True, **kwargs):
         super().__init__(inputs=inputs, outputs=outputs, name=name or self.task_name(), **kwargs)
         self.backbone = backbone
         self.preprocessor = preprocessor
+        self._compile_on_init = compile
+
+    def _finish_init(self):
+        """Compile with the task's defaults (not when loading: Keras restores the saved compile)."""
+        if self._compile_on_init:
+            self.compile()
 
     @classmethod
     def task_name(cls) -> str:
@@ -126,7 +133,7 @@ class TaskModel(keras.Model):
         for key in ("backbone", "preprocessor"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        return cls(**config, compile=False)
 
     def export_meta(self) -> dict:
         """What exporters need (task, family, seq_len, labels, ...), from the model itself."""
@@ -140,8 +147,8 @@ class TaskModel(keras.Model):
 
         `preset` is a preset name (random weights), `minilm` (real weights), a Hugging Face folder,
         a `.keras` file saved by a task model, or a kbert model directory. A saved model of this
-        same task comes back whole (trained head, labels, settings), unless keyword arguments ask
-        for other settings; any other saved model gives its encoder and tokenizer. `tokenizer` is a
+        same task comes back whole (trained head, labels, settings) when no other settings are
+        given; otherwise (and for any other saved model) its encoder and tokenizer get a new head. `tokenizer` is a
         tokenizer folder (needed with ALBERT presets); `kwargs` go to the constructor
         (`num_classes=`, `labels=`, ...).
         """
@@ -150,18 +157,18 @@ class TaskModel(keras.Model):
         src = sources.resolve(preset, tokenizer_dir=tokenizer, seq_len=seq_len or cls.default_seq_len)
         if src.tokenizer is None:
             raise KbertInputError(f"{preset}: no tokenizer found; pass tokenizer=FOLDER")
-        same_task = src.meta.get("task") == cls.task
-        if isinstance(src.model, cls) and not kwargs and tokenizer is None:
+        whole = src.meta.get("task") == cls.task and src.model is not None and not kwargs and tokenizer is None
+        if whole and isinstance(src.model, cls):  # a saved model of this task, as it was saved
             model = src.model
             if seq_len and seq_len != model.seq_len:
                 model.preprocessor = preprocessor_for(src.tokenizer, src.family, seq_len)
             return model
-        if same_task and src.model is not None and not isinstance(src.model, TaskModel):
-            kwargs = {**cls.legacy_settings(src.model, src.meta), **kwargs}  # an older kbert model directory
-        seq_len = seq_len or (src.meta.get("seq_len") if same_task else None) or cls.default_seq_len
+        if whole:  # an older kbert model directory of this task: its settings from kbert.json and layers
+            kwargs = cls.legacy_settings(src.model, src.meta)
+        seq_len = seq_len or (src.meta.get("seq_len") if whole else None) or cls.default_seq_len
         model = cls(backbone=src.backbone, preprocessor=preprocessor_for(src.tokenizer, src.family, int(seq_len)),
                     **kwargs)
-        if same_task and src.model is not None:
+        if whole:
             model.copy_head(src.model)
         return model
 

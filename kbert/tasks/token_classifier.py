@@ -187,7 +187,7 @@ class TokenClassifier(TaskModel):
         self._init_task(backbone, preprocessor, inputs, {"logits": logits}, **kwargs)
         self.num_classes, self.labels = int(num_classes), labels
         self.dropout, self.o_weight = float(dropout), float(o_weight)
-        self.compile()
+        self._finish_init()
 
     def settings(self) -> dict:
         return {"labels": self.labels, "num_classes": self.num_classes, "dropout": self.dropout,

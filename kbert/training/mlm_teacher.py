@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kbert.errors import KbertInputError
+from kbert.training.optim import adamw
 
 
 @dataclass
@@ -130,7 +131,7 @@ def train_mlm_head(encoder, tokenizer, documents=None, seq_len: int = 64, max_pr
     h_in = keras.Input((max_predictions, hidden.shape[-1]), name="hidden")
     p_in = keras.Input((max_predictions,), dtype="int32", name="positions")
     trainer = keras.Model([h_in, p_in], head(h_in, mask_positions=p_in))
-    trainer.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=0.01),
+    trainer.compile(optimizer=adamw(learning_rate, weight_decay=0.01, clipnorm=None),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                     weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     t1 = time.time()

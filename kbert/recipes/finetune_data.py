@@ -1,0 +1,111 @@
+"""The fine-tuning recipe's data: named real sets, TFDS names and local files per task, and the
+train / validation / test splits (Flax's `input_pipeline.py`).
+
+    >>> from kbert.recipes.finetune_data import NAMED
+    >>> sorted(NAMED["classify"])
+    ['pang_lee', 'tweets']
+
+- classify: `tweets` (38k sentiment tweets, 3 classes), `pang_lee` (200 reviews), `tfds:glue/sst2`,
+  `tfds:glue/mnli`, `tfds:imdb_reviews`, FILE.csv|.tsv|.jsonl (text / label / text_b columns,
+  multi-label "a|b" labels);
+- ner: `wnut16`, `tfds:conll2003`, FILE.conll|.txt (token ... tag per line);
+- qa: `handwritten` (kbert's 35 SQuAD v2 questions), `tfds:squad`, `tfds:squad/v2.0`, FILE.json|.jsonl.
+
+Without `eval_data`, local and named sets are split 80/10/10 (seeded, stratified by class); TFDS
+sets use their train and validation splits. An evaluation file's labels take the training data's
+ids: a label training never saw is an error naming the file and row.
+"""
+
+from __future__ import annotations
+
+import os
+
+NAMED = {"classify": {"tweets": "sentiment_tweets", "pang_lee": "pang_lee_polarity"},
+         "ner": {"wnut16": "wnut16"},
+         "qa": {"handwritten": "handwritten_qa"}}
+TFDS_VALIDATION = {"glue/mnli": "validation_matched", "imdb_reviews": "test", "conll2003": "dev"}
+
+
+class Listing:
+    """A list with `.subset`, so QA examples split like the other containers."""
+
+    def __init__(self, items):
+        self.items = list(items)
+
+    def __len__(self):
+        return len(self.items)
+
+    def subset(self, index):
+        return Listing([self.items[i] for i in index])
+
+
+def sample(data, n, seed):
+    """At most `n` examples of `data` (seeded, in their original order)."""
+    import numpy as np
+
+    if n is None or n >= len(data):
+        return data
+    return data.subset(np.sort(np.random.default_rng(seed).permutation(len(data))[:n]))
+
+
+def _named(task, name):
+    from kbert import assets
+    from kbert.data import datasets
+
+    if name == "handwritten":
+        return datasets.read_squad(os.path.join(os.path.dirname(assets.__file__), "data", "qa", "handwritten_qa.json"))
+    return getattr(datasets, NAMED[task][name])()
+
+
+def read_data(config, spec: str, label_names=None):
+    """Load one data spec for `config.task` (a ClassificationData, NerData or Listing of SQuAD dicts).
+
+    `label_names` (the training data's) fixes the label ids of an evaluation file."""
+    from kbert.data import datasets
+    from kbert.errors import KbertInputError
+
+    task = config.task
+    if spec in NAMED[task]:
+        data = _named(task, spec)
+    elif spec.startswith("tfds:"):
+        name, _, split = spec[5:].partition(":")
+        if datasets.TFDS.get(name, {}).get("task") != task:
+            raise KbertInputError(f"--data {spec}: not a {task} dataset; TFDS sets for {task}: "
+                                  f"{[n for n, s in datasets.TFDS.items() if s['task'] == task]}")
+        data = datasets.load_tfds(name, split or "train")
+    elif os.path.isfile(spec):
+        if task == "classify":
+            read = datasets.read_jsonl_classification if spec.endswith(".jsonl") else datasets.read_csv
+            data = read(spec, config.text_column, config.label_column, config.text_b_column, label_names=label_names,
+                        multi_label=config.multi_label)
+        elif task == "ner":
+            data = datasets.read_conll(spec, label_names=label_names)
+        else:
+            data = datasets.read_squad(spec)
+    else:
+        raise KbertInputError(f"--data {spec}: not a file, a tfds: name, or one of {sorted(NAMED[task])}")
+    return Listing(data) if task == "qa" else data
+
+
+def splits(config):
+    """(train, validation, test) containers following the module docstring's rules."""
+    from kbert.data import datasets
+
+    data = read_data(config, config.data)
+    seed = int(config.seed)
+    if config.eval_data:
+        # the evaluation file's labels take the training data's ids (never a list of its own)
+        train = data
+        evaluation = read_data(config, config.eval_data, None if config.task == "qa" else data.label_names)
+        val, test = evaluation, evaluation
+    elif config.data.startswith("tfds:") and ":" not in config.data[5:]:
+        name = config.data[5:]
+        train, val = data, read_data(config, f"tfds:{name}:{TFDS_VALIDATION.get(name, 'validation')}")
+        test = val
+    else:
+        strat = getattr(data, "y", None)
+        strat = strat if strat is not None and strat.ndim == 1 else None
+        tr, va, te = datasets.split(len(data), (0.8, 0.1, 0.1), seed=seed, stratify=strat)
+        train, val, test = data.subset(tr), data.subset(va), data.subset(te)
+    return (sample(train, config.limit, seed), sample(val, config.eval_limit, seed + 1),
+            sample(test, config.eval_limit, seed + 2))
