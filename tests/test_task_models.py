@@ -69,6 +69,16 @@ def test_classifier_learns_from_strings_and_round_trips_its_settings(tmp_path):
     assert md.tokenizer.get_vocabulary() == VOCAB
 
 
+def test_in_memory_classifier_exports_at_its_trained_length_with_its_labels(tmp_path):
+    """`tflite.export(clf, ...)` on a task model object reads its settings from the model, as from its file."""
+    from kbert.export import tflite
+
+    clf = kbert.TextClassifier(_backbone(), labels=["neg", "pos"], preprocessor=_pre(seq_len=12), dropout=0.0)
+    tflite.export(clf, str(tmp_path / "clf.tflite"), heldout=TEXTS[:4], force=True, deployment=False)
+    card = json.loads((tmp_path / "clf.json").read_text())
+    assert card["seq_len"] == 12 and card["labels"] == ["neg", "pos"] and card["task"] == "classify"
+
+
 def test_classifier_labels_are_checked():
     clf = kbert.TextClassifier(_backbone(), labels=["neg", "pos"], preprocessor=_pre())
     with pytest.raises(KbertInputError, match="'meh' is not in the label set"):

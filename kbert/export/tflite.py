@@ -110,6 +110,15 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
         training_data = training_data or meta.get("data")
         if task is None and meta.get("task") in TASKS:
             task = meta["task"]
+    elif hasattr(model, "export_meta"):  # an in-memory kbert task model (kbert.TextClassifier, ...)
+        meta = model.export_meta()
+        tokenizer = tokenizer or model.tokenizer
+        labels = labels or meta.get("labels")
+        multi_label = multi_label or bool(meta.get("multi_label"))
+        family = family or meta.get("family")
+        trained = model.seq_len
+        if task is None and meta.get("task") in TASKS:
+            task = meta["task"]
     task = task or infer_task(model)
     if task not in TASKS:
         raise KbertInputError(f"task {task!r} cannot be exported to TFLite; expected one of {', '.join(TASKS)}")
