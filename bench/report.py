@@ -269,6 +269,11 @@ def readme_table(records: list[dict]) -> str:
         if r.get("error"):
             continue
         run = f"{mode(r)}, {r.get('date', '?')[:10]}" + ("" if r["_status"] == "ok" else f", {STATUS_WORDS[r['_status']]}")
+        prov = r.get("provenance") if isinstance(r.get("provenance"), dict) else {}
+        if prov.get("loadavg_before") and prov.get("loadavg_after"):  # a busy machine is visible where figures are
+            load = max(prov["loadavg_before"][0], prov["loadavg_after"][0])
+            cores = (r.get("machine") or {}).get("cores") or 1
+            run += f", load {load:.1f} on {cores} cores" + (" (busy)" if load > 0.5 * cores else "")
         t = targets(r)
         link = f"[`{r['name']}`](bench/RESULTS.md#{anchor(r)})"
         if not t:
