@@ -23,17 +23,17 @@ at batch 1), distill_history.csv and distill_curves.png (each loss term per epoc
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
 from dataclasses import dataclass
 
 from kbert.errors import KbertInputError
+from kbert.recipes.config import RecipeConfig
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(RecipeConfig):
     teacher: str | None = None
     data: str | None = None  # default: the teacher's task: tweets | bundled
     text_column: str = "text"
@@ -58,18 +58,6 @@ class DistillConfig:
     head_epochs: int = 3
     checkpoint_every: int = 100  # optimizer steps between checkpoints (OUT/training; a rerun resumes)
     seed: int = 0
-
-    @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> DistillConfig:
-        """A checked config from a dict (unknown keys are an error naming them)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known - {"description"})
-        if unknown:
-            raise KbertInputError(f"{source}: unknown keys {unknown}; known: {sorted(known)}")
-        return cls(**{k: v for k, v in values.items() if k in known}).checked()
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     def checked(self) -> DistillConfig:
         """Raise `KbertInputError` on a bad value; returns the config."""

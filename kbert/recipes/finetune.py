@@ -25,12 +25,13 @@ import time
 from dataclasses import dataclass
 
 from kbert.errors import KbertInputError
+from kbert.recipes.config import RecipeConfig
 
 TASKS = ("classify", "ner", "qa")
 
 
 @dataclass
-class FinetuneConfig:
+class FinetuneConfig(RecipeConfig):
     task: str = "classify"           # classify / ner / qa
     model: str = "minilm"            # preset, minilm, HF folder or Hub name, saved kbert model
     tokenizer: str | None = None     # tokenizer folder (ALBERT presets need one)
@@ -57,18 +58,6 @@ class FinetuneConfig:
     max_answer_len: int = 30
     null_threshold: float = 0.0
     seed: int = 0
-
-    @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> FinetuneConfig:
-        """A checked config from a dict (unknown keys are an error naming them)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known - {"description"})
-        if unknown:
-            raise KbertInputError(f"{source}: unknown keys {unknown}; known: {sorted(known)}")
-        return cls(**{k: v for k, v in values.items() if k in known}).checked()
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     def checked(self) -> FinetuneConfig:
         """Raise `KbertInputError` on a bad value; returns the config with derived limits applied."""

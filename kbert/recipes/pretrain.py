@@ -15,17 +15,17 @@ AdamW (`kbert.training.optim.adamw`): linear warm-up, cosine decay to 0.1 of the
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 from dataclasses import dataclass, field
 
 from kbert.errors import KbertInputError
+from kbert.recipes.config import RecipeConfig
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(RecipeConfig):
     model: str = "albert_tiny"       # a kbert preset (BERT or ALBERT family)
     overrides: dict = field(default_factory=dict)  # preset config overrides, e.g. {"num_layers": 2}
     corpus: str = "bundled"          # "bundled", a file, a folder, or "tfds:NAME[:SPLIT]"
@@ -44,17 +44,6 @@ class PretrainConfig:
     seed: int = 0
     mixed_precision: bool = False
     jit_compile: bool = False
-
-    @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> PretrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known - {"description"})
-        if unknown:
-            raise KbertInputError(f"{source}: unknown keys {unknown}; known: {sorted(known)}")
-        return cls(**{k: v for k, v in values.items() if k in known}).checked()
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     def checked(self) -> PretrainConfig:
         if int(self.steps) < 1 or int(self.checkpoint_every) < 1:
