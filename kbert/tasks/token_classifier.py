@@ -25,11 +25,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from kbert.data.tasks import IGNORE  # the label of pieces the loss skips, defined once with the features
 from kbert.errors import KbertInputError
 from kbert.models import sequence_output
 from kbert.tasks.task_model import TaskModel, as_texts, encoder_inputs
-
-IGNORE = -100
 
 
 def build_token_classifier(encoder, num_classes: int, dropout: float = 0.1) -> keras.Model:
