@@ -3,8 +3,10 @@ folder, then rename it into place, so a reader (TF Serving polling a model base,
 reading a model directory) never sees half of it. `FileLock` lets one process at a time claim a
 name (a serving version) across processes."""
 
+import contextlib
 import os
 import shutil
+import tempfile
 
 
 def publish_dir(tmp: str, target: str, replace: bool = True) -> None:
@@ -48,6 +50,33 @@ def umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def atomic_file(path: str, suffix: str = ".tmp"):
+    """Yield a temporary path in `path`'s folder; when the block ends without an error it becomes `path` (one
+    rename, with the mode a plain `open` would give), otherwise it is removed and `path` is left as it was.
+
+        >>> import os, tempfile
+        >>> target = os.path.join(tempfile.mkdtemp(), "a.txt")
+        >>> with atomic_file(target) as tmp:
+        ...     _ = open(tmp, "w").write("done")
+        >>> open(target).read(), oct(os.stat(target).st_mode & 0o777) == oct(0o666 & ~umask())
+        ('done', True)
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=suffix, dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def apply_umask(root: str) -> None:

@@ -52,6 +52,9 @@ def test_classifier_learns_from_strings_and_round_trips_its_settings(tmp_path):
     assert acc == 1.0
     path = clf.save(tmp_path / "clf.keras")
     assert sorted(os.listdir(tmp_path)) == ["clf.keras"]  # atomic write: no temp file left
+    from kbert.atomic import umask
+
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask()  # the user's umask, not the temp file's 0600
     back = _load(path)
     assert isinstance(back, kbert.TextClassifier)
     assert (back.labels, back.pooling, back.multi_label, back.seq_len, back.family) == (["neg", "pos"], "mean", False,

@@ -22,6 +22,8 @@ import os
 import shutil
 import tempfile
 
+from kbert.atomic import atomic_file
+
 STAGING_PREFIX = ".kbert-publish-"
 MANIFEST = "MANIFEST.json"
 
@@ -35,19 +37,8 @@ def _fsync_write(path: str, data: bytes | str) -> None:
 
 def atomic_write(path: str, data: bytes | str) -> str:
     """Write `data` to `path` through a temp file in the same folder and a rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         _fsync_write(tmp, data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

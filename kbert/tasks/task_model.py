@@ -30,6 +30,7 @@ import keras
 import numpy as np
 
 import kbert.tokenizers  # noqa: F401  (registers kbert's tokenizer classes for loading)
+from kbert.atomic import atomic_file
 from kbert.errors import KbertInputError
 from kbert.models import family_of
 from kbert.preprocessing import TextPreprocessor, preprocessor_for  # noqa: F401  (TextPreprocessor: registered)
@@ -320,22 +321,12 @@ class TaskModel(keras.Model):
         model back with its preprocessor, labels and settings; `kbert export tflite|serving --model
         FILE` read it.
         """
-        import tempfile
 
         filepath = os.fspath(filepath)
         if not filepath.endswith(".keras"):
             raise KbertInputError(f"{filepath}: a task model is saved as a .keras file (e.g. runs/clf.keras)")
         if os.path.exists(filepath) and not overwrite:
             raise KbertInputError(f"{filepath} exists; pass overwrite=True to replace it")
-        folder = os.path.dirname(os.path.abspath(filepath))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(filepath)[:-6] + "-", suffix=".keras", dir=folder)
-        os.close(fd)
-        try:
+        with atomic_file(filepath, suffix=".keras") as tmp:  # Keras saves only to a *.keras name
             super().save(tmp, overwrite=True, **kwargs)
-            os.replace(tmp, filepath)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
         return filepath
