@@ -34,6 +34,7 @@ import os
 import keras
 import numpy as np
 
+from kbert.atomic import atomic_file
 from kbert.training import checkpoints
 
 
@@ -177,11 +178,8 @@ class PersistentState(keras.callbacks.Callback):
                   for name, (cb, attrs) in self.watched.items()}
         states = {k: v for k, v in self._read().items() if int(k) < epoch}
         states[str(epoch)] = record
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "w") as f:
+        with atomic_file(self.path) as tmp, open(tmp, "w") as f:
             json.dump(states, f)
-        os.replace(tmp, self.path)
 
 
 def _plain(value):

@@ -20,6 +20,7 @@ import os
 import keras
 import numpy as np
 
+from kbert.atomic import atomic_file
 from kbert.training import callbacks as cb
 
 HISTORY_FILE = "history.csv"
@@ -90,12 +91,10 @@ def _keep_rows(path, before_epoch: int):
     if not rows:
         return
     fields = list(rows[0])
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", newline="") as f:
+    with atomic_file(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(r for r in rows if int(r["epoch"]) < before_epoch)
-    os.replace(tmp, path)
 
 
 def read_history(path) -> dict:
