@@ -67,7 +67,8 @@ def build(path, content: bytes, mode: str, task: str, seq_len: int, labels=None,
           threshold: float = 1.0, passed: bool = True, forced: bool = False, source=None, family=None,
           runtime: str = "mediapipe", quantization: str | None = None, seq_len_source: str | None = None,
           heldout: dict | None = None, training_data: str | None = None, deployment: dict | None = None,
-          runtime_checks: dict | None = None) -> dict:
+          runtime_checks: dict | None = None, trained_seq_len: int | None = None,
+          data_length: dict | None = None) -> dict:
     import kbert
 
     card = {}
@@ -85,6 +86,8 @@ def build(path, content: bytes, mode: str, task: str, seq_len: int, labels=None,
         "quantization": quantization,
         "seq_len": seq_len,
         "seq_len_source": seq_len_source,
+        "trained_seq_len": trained_seq_len,
+        "data_length": data_length,  # the held-out texts' p99 token length behind the choice (data_seq_len)
         "size_bytes": len(content),
         "size_mb": round(len(content) / 1e6, 3),
         "sha256": hashlib.sha256(content).hexdigest(),
