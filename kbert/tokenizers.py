@@ -313,9 +313,11 @@ def wordpiece(vocabulary, family: str = "bert", lowercase: bool = True, strip_ac
         raise KbertInputError(f"invalid WordPiece vocabulary: {e}") from e
 
 
-def sentencepiece(proto, lowercase: bool = False, keep_accents: bool = True, **kwargs):
+def sentencepiece(proto, lowercase: bool = False, keep_accents: bool = True, preprocess: bool = True, **kwargs):
     """A kbert `AlbertTokenizer` for a SentencePiece model (path or serialized bytes); `lowercase` and
-    `keep_accents` as Hugging Face's `do_lower_case` / `keep_accents` (see `AlbertTokenizer`)."""
+    `keep_accents` as Hugging Face's `do_lower_case` / `keep_accents` (see `AlbertTokenizer`).
+    `preprocess=False`: keras-hub's plain `AlbertTokenizer` (the model's own normaliser only), as kbert
+    tokenized before it honoured those settings (see `from_folder`)."""
     if isinstance(proto, (str, os.PathLike)):
         if not os.path.isfile(proto):
             raise KbertInputError(f"SentencePiece model not found: {proto}")
@@ -331,6 +333,8 @@ def sentencepiece(proto, lowercase: bool = False, keep_accents: bool = True, **k
         raise KbertInputError(f"SentencePiece model is not valid: {e}") from e
     make_durable()  # its pipelines survive keras.utils.set_random_seed (tensorflow/text#570)
     try:
+        if not preprocess:
+            return keras_hub.models.AlbertTokenizer(proto=proto, **kwargs)
         return AlbertTokenizer(proto=proto, lowercase=lowercase, keep_accents=keep_accents, **kwargs)
     except ValueError as e:
         raise KbertInputError(f"SentencePiece model unusable for ALBERT: {e}") from e
@@ -351,6 +355,13 @@ def from_folder(path: str, family: str):
     # The file present decides (an ALBERT encoder may be fine-tuned with a WordPiece vocabulary,
     # e.g. one trained by `kbert tokenizer train`); the family breaks a tie.
     if os.path.isfile(spm_path) and (family == "albert" or not os.path.isfile(vocab_path)):
+        if config.get(RAW_KEY) is False or _written_before_albert_settings(config):
+            if config.get(RAW_KEY) is not False:
+                _warn_once(path, f"{cfg_path} was written by kbert before it applied ALBERT's do_lower_case/keep_accents "
+                           "(it records no keep_accents): tokenizing as then, with the SentencePiece model's own "
+                           "normaliser only, so ids equal the ones the model was trained with. To choose, add "
+                           '"keep_accents" and "do_lower_case" to that file.')
+            return sentencepiece(spm_path, preprocess=False)
         # Hugging Face's AlbertTokenizer defaults (albert-*-v2): lower-case, strip accents.
         return sentencepiece(spm_path, lowercase=bool(config.get("do_lower_case", True)),
                              keep_accents=bool(config.get("keep_accents", False)))
@@ -363,6 +374,27 @@ def from_folder(path: str, family: str):
     return wordpiece(vocab_path, family=family, lowercase=lowercase, strip_accents=strip)
 
 
+# tokenizer_config.json of a SentencePiece tokenizer without ALBERT's preprocessing (keras-hub's plain one).
+RAW_KEY = "kbert_albert_preprocessing"
+_LEGACY_KEYS = {"tokenizer_class", "do_lower_case"}  # all kbert wrote before keep_accents (commit 8229423)
+_warned: set[str] = set()
+
+
+def _written_before_albert_settings(config: dict) -> bool:
+    """kbert's old tokenizer_config.json for a SentencePiece model, exactly `{"tokenizer_class":
+    "AlbertTokenizer", "do_lower_case": true}`: it ran keras-hub's tokenizer with no preprocessing (the
+    recorded do_lower_case was never applied). Hugging Face's own files record keep_accents and more."""
+    return set(config) == _LEGACY_KEYS and config.get("tokenizer_class") == "AlbertTokenizer"
+
+
+def _warn_once(key: str, message: str) -> None:
+    import warnings
+
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, stacklevel=3)
+
+
 def save(tokenizer, path: str) -> list[str]:
     """Write the tokenizer's files into `path` (Hugging Face names); returns the file names."""
     os.makedirs(path, exist_ok=True)
@@ -372,6 +404,8 @@ def save(tokenizer, path: str) -> list[str]:
         # A plain keras-hub tokenizer does no preprocessing beyond the model's own normaliser.
         config = {"tokenizer_class": "AlbertTokenizer", "do_lower_case": bool(getattr(tokenizer, "hf_lowercase", False)),
                   "keep_accents": bool(getattr(tokenizer, "keep_accents", True)), "remove_space": True}
+        if not isinstance(tokenizer, AlbertTokenizer):  # no whitespace / quote preprocessing either
+            config[RAW_KEY] = False
         files = [SPM_FILE]
     else:
         with open(os.path.join(path, VOCAB_FILE), "w", encoding="utf-8") as f:
