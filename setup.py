@@ -4,8 +4,7 @@ from setuptools import find_packages, setup
 
 # Ranges, not pins: a Colab runtime keeps the TensorFlow / Keras it ships when they are in range
 # (no reinstall, no runtime restart). The ranges are the versions kbert's private-API touches were
-# checked on (kbert/_compat/__init__.py, TESTED); `make test` runs the upper ends (scripts/bootstrap.sh),
-# `make smoke-lower` the lower ends (scripts/smoke_lower_bounds.sh).
+# checked on (kbert/_compat/__init__.py, TESTED); CI runs the upper ends (scripts/bootstrap.sh).
 # tensorflow-text must have the same minor version as tensorflow (pip picks the matching one).
 INSTALL = [
     "tensorflow>=2.18,<2.22",
