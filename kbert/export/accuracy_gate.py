@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kbert.data.tasks import IGNORE
 from kbert.errors import KbertInputError
 
 TIE_MARGIN = 1e-3
@@ -228,7 +229,7 @@ def judge(task: str, ref: dict, lite: dict, batch: dict, labels=None, threshold:
           tie_margin: float = TIE_MARGIN, min_agreement: float = 0.9, label_names=None) -> dict:
     """The gate's report (figures and `passed`) for any task, from both models' outputs on `batch`.
 
-    labels: classify -> class ids; ner -> per-example lists of tag ids per token position (-100 =
+    labels: classify -> class ids; ner -> per-example lists of tag ids per token position (IGNORE, -100 =
     ignored) with `label_names` the tag names; qa -> per-example (start, end) gold token spans."""
     if task == "classify":
         return judge_classification(ref["probability"], lite["probability"], labels, threshold, tie_margin,
@@ -244,9 +245,9 @@ def judge(task: str, ref: dict, lite: dict, batch: dict, labels=None, threshold:
             names = list(label_names)
 
             def spans(pred, gold_row):
-                return entity_spans([names[p] if g != -100 else "O" for p, g in zip(pred, gold_row)])
+                return entity_spans([names[p] if g != IGNORE else "O" for p, g in zip(pred, gold_row)])
 
-            gold = [entity_spans([names[g] if g != -100 else "O" for g in row]) for row in labels]
+            gold = [entity_spans([names[g] if g != IGNORE else "O" for g in row]) for row in labels]
             kp = [spans(p, row) for p, row in zip(a.argmax(-1), labels)]
             tp = [spans(p, row) for p, row in zip(b.argmax(-1), labels)]
             report.update(metric="entity F1", **bootstrap_drop(entity_f1, kp, tp, gold))
@@ -325,21 +326,11 @@ DEFAULT_HELDOUT = 256
 
 
 def sentiment_sentences(n: int | None = None, offset: int = 0):
-    """Real labelled movie-review sentences (gensim `pang_lee_polarity.cor`): (texts, labels 0=neg/1=pos)."""
-    import kbert.assets
+    """Real labelled movie-review sentences (gensim `pang_lee_polarity.cor`): (texts, labels 0=neg/1=pos),
+    negatives and positives interleaved so that any prefix is balanced."""
+    from kbert.data.sources import pang_lee_balanced
 
-    texts, labels = [], []
-    with open(kbert.assets.gensim_file("pang_lee_polarity.cor"), encoding="utf-8", errors="replace") as f:
-        for line in f:
-            tag, _, text = line.strip().partition(" ")
-            if text:
-                texts.append(text)
-                labels.append(1 if tag.endswith("pos") else 0)
-    # interleave neg/pos so that any prefix is balanced
-    order = [i for pair in zip(range(0, len(texts) // 2), range(len(texts) // 2, len(texts))) for i in pair]
-    texts, labels = [texts[i] for i in order], [labels[i] for i in order]
-    end = None if n is None else offset + n
-    return texts[offset:end], labels[offset:end]
+    return pang_lee_balanced(n, offset)
 
 
 def news_sentences(n: int = 64):

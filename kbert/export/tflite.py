@@ -19,7 +19,10 @@
     tflite          this file: export() runs them in order
 
 Defaults follow what a phone should get: the length the model was trained at (kbert.json
-`seq_len`; `seq_len=` overrides, never beyond the encoder's positions), the maintained runtimes
+`seq_len`), or the held-out texts' 99th-percentile token length rounded up to a multiple of 8 when
+that is shorter (`tflite_spec.data_seq_len`; the gate's Keras reference stays at the trained length,
+so what the truncation costs is judged too; the card records both lengths and why; `seq_len=N`
+overrides, `seq_len="trained"` forces the trained length, never beyond the encoder's positions), the maintained runtimes
 (`runtime="mediapipe"`: MediaPipe Tasks and LiteRT, per-channel dynamic-int8), and the gate on the
 held-out data given (`heldout` + `heldout_labels`: in-domain, labelled, >= 1,000 examples where the
 data has them); without data, off-domain unlabelled sentences, and the card says so.
@@ -35,8 +38,9 @@ from kbert.export.publish import atomic_write  # noqa: F401  (kept importable fr
 from kbert.export.tflite_convert import (INT8_MASK_FILL, MIXED_FLOAT_OPS, check_builtin_only, convert,  # noqa: F401
                                          explicit_attention, quiet_convert)
 from kbert.export.tflite_spec import (DEFAULT_RUNTIME, INPUT_NAMES, MODES, RUNTIMES, TASKS,  # noqa: F401
-                                      check_mode, check_runtime, default_seq_len, infer_task, mobile_model,
-                                      output_names, quantization, representative_inputs, resolve_seq_len, tokenize)
+                                      DATA_LENGTH_TASKS, check_mode, check_runtime, data_seq_len, default_seq_len,
+                                      infer_task, mobile_model, output_names, quantization, representative_inputs,
+                                      resolve_seq_len, token_lengths, tokenize)
 
 
 @dataclasses.dataclass
@@ -74,7 +78,7 @@ def _heldout_description(texts, labels, given: bool) -> dict:
             "description": f"{n} given labelled examples (paired non-inferiority on the task metric)"}
 
 
-def export(model, out: str, mode: str = "float32", task: str | None = None, seq_len: int | None = None,
+def export(model, out: str, mode: str = "float32", task: str | None = None, seq_len: int | str | None = None,
            tokenizer=None, labels=None, multi_label: bool = False, heldout=None, heldout_labels=None,
            representative=None, threshold: float = 1.0, force: bool = False, metadata: bool = True,
            allow_custom_ops: bool = False, latency_runs: int = 10, family: str | None = None,
@@ -124,9 +128,22 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
         raise KbertInputError(f"task {task!r} cannot be exported to TFLite; expected one of {', '.join(TASKS)}")
     requested = seq_len
     seq_len = resolve_seq_len(model, task, requested, trained)
-    seq_len_source = ("the trained length" if requested is None and trained is not None else
-                      "the task default" if requested is None else
+    seq_len_source = ("the trained length" + (" (forced)" if requested == "trained" else "")
+                      if requested in (None, "trained") and trained is not None else
+                      "the task default" if requested in (None, "trained") else
                       "requested" + (f" (trained at {trained})" if trained is not None else ""))
+    base_seq_len, data_length = seq_len, None
+    if (requested is None and heldout is not None and task in DATA_LENGTH_TASKS and tokenizer is not None
+            and not accuracy_gate.is_pair(heldout)):
+        # the data's 99th-percentile length, if shorter than the trained one (a smaller, faster file);
+        # the gate's Keras reference stays at the trained length, so what truncation costs is judged too
+        seq_len, data_length = data_seq_len(token_lengths(tokenizer, list(heldout), base_seq_len), base_seq_len)
+        what = data_length["description"]
+        if seq_len < base_seq_len:
+            seq_len_source = what + (f" (trained at {trained})" if trained is not None else
+                                     f" (the task default {base_seq_len})")
+        else:
+            seq_len_source += f"; {what}"
     if per_channel is None:
         per_channel = quantization(mode, runtime) == "per-channel"
     if task == "qa" and seq_len != 384:
@@ -156,8 +173,9 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
         custom = check_builtin_only(content)
         if custom:
             raise KbertInputError(f"the converted model uses non-built-in ops {custom}; pass allow_custom_ops=True")
-    if reference is None:
-        reference = accuracy_gate.keras_outputs(model, task, seq_len, batch, multi_label=multi_label)
+    if reference is None:  # the Keras model as trained: at the base length when the data chose a shorter one
+        ref_batch = batch if seq_len == base_seq_len else tokenize(tokenizer, texts, base_seq_len)
+        reference = accuracy_gate.keras_outputs(model, task, base_seq_len, ref_batch, multi_label=multi_label)
     lite, latency = accuracy_gate.lite_outputs(content, batch, latency_runs=latency_runs)
     report = accuracy_gate.judge(task, reference, lite, batch, heldout_labels, threshold,
                                  min_agreement=min_agreement, label_names=labels)
@@ -190,7 +208,7 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
                             quantization=("per-channel" if per_channel else "per-tensor") if mode == "dynamic-int8"
                             else quantization(mode, runtime), seq_len_source=seq_len_source,
                             heldout=_heldout_description(texts, heldout_labels, given), training_data=training_data,
-                            deployment=dep, runtime_checks=checks)
+                            deployment=dep, runtime_checks=checks, trained_seq_len=trained, data_length=data_length)
     card["per_channel"] = bool(per_channel) if mode == "dynamic-int8" else None
     if meta.get("metrics"):  # the Keras model's figures on the recipe's test split, from fine-tuning
         card["keras_test_metrics"] = meta["metrics"]

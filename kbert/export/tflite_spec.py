@@ -19,8 +19,14 @@ and the fixed-shape Keras wrapper that is converted (no conversion here; see `tf
   get per-channel dynamic-int8 dense weights (FULLY_CONNECTED v12: ~10x closer to float on MiniLM);
   `tasklib` (TFLite Task Library 0.4.4, last released 2023) gets per-tensor weights, the only
   hybrid kernels its bundled runtime loads.
-* **Sequence length.** The length the model was trained at (kbert.json `seq_len`), unless overridden;
-  never beyond the encoder's position table (`max_sequence_length`).
+* **Sequence length.** The length the model was trained at (kbert.json `seq_len`), or the held-out
+  data's 99th-percentile token length rounded up to a multiple of 8 when that is shorter
+  (`data_seq_len`; single-text tasks: ner / qa labels are token positions at the trained length);
+  `seq_len=N` overrides, `seq_len="trained"` forces the trained length; never beyond the encoder's
+  position table (`max_sequence_length`).
+
+    >>> tflite_spec.data_seq_len([12] * 980 + [41] * 15 + [64] * 5, cap=64)[0]   # p99 = 41 tokens -> 48
+    48
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ DEFAULT_RUNTIME = "mediapipe"
 INPUT_NAMES = ("ids", "mask", "segment_ids")
 DEFAULT_SEQ_LEN = {"qa": 384}
 MIN_SEQ_LEN = 3  # [CLS] one token [SEP]
+DATA_LENGTH_QUANTILE = 99  # the share of held-out texts (in %) that must fit untruncated
+SEQ_LEN_MULTIPLE = 8  # export lengths are rounded up to this (XNNPACK's tiles; a stable, readable number)
+DATA_LENGTH_TASKS = ("classify", "embed", "encoder")  # labels independent of the length (not token positions)
 
 
 def default_seq_len(task: str) -> int:
@@ -102,9 +111,12 @@ def max_seq_len(model) -> int | None:
     return None
 
 
-def resolve_seq_len(model, task: str, requested: int | None = None, trained: int | None = None) -> int:
-    """The export length: `requested` (`--seq-len`), else the length the model was trained at, else the
-    task default; a one-line `KbertInputError` below 3 or beyond the encoder's maximum."""
+def resolve_seq_len(model, task: str, requested: int | str | None = None, trained: int | None = None) -> int:
+    """The export length before the data has a say: `requested` (`--seq-len`; "trained": the trained
+    length), else the length the model was trained at, else the task default; a one-line
+    `KbertInputError` below 3, beyond the encoder's maximum, or neither a number nor "trained"."""
+    if requested == "trained":
+        requested = None
     if requested is not None:
         seq_len = requested
         source = "--seq-len"
@@ -116,7 +128,7 @@ def resolve_seq_len(model, task: str, requested: int | None = None, trained: int
         try:
             seq_len = int(seq_len)
         except (TypeError, ValueError):
-            raise KbertInputError(f"sequence length {seq_len!r} ({source}) is not an integer") from None
+            raise KbertInputError(f"sequence length {seq_len!r} ({source}) is not a whole number or \"trained\"") from None
     if seq_len < MIN_SEQ_LEN:
         raise KbertInputError(f"sequence length {seq_len} ({source}) is below {MIN_SEQ_LEN} ([CLS], a token, [SEP])")
     limit = max_seq_len(model)
@@ -126,6 +138,36 @@ def resolve_seq_len(model, task: str, requested: int | None = None, trained: int
         raise KbertInputError(f"sequence length {seq_len} ({source}) is beyond the model's maximum of {limit} "
                               "positions")
     return seq_len
+
+
+def token_lengths(tokenizer, texts, cap: int):
+    """Each text's token count with [CLS] and [SEP], by the model's own tokenizer (at most `cap`)."""
+    return tokenize(tokenizer, texts, cap)["mask"].sum(-1)
+
+
+def data_seq_len(lengths, cap: int, quantile: float = DATA_LENGTH_QUANTILE,
+                 multiple: int = SEQ_LEN_MULTIPLE) -> tuple[int, dict | None]:
+    """(export length, why) from the held-out texts' token `lengths` (counted at most `cap`, the
+    trained length): their `quantile`-th percentile (an observed length) rounded up to a multiple of
+    `multiple`, never above `cap`; `cap` itself when there are no texts.
+
+    >>> n, why = data_seq_len([10] * 995 + [41] * 5, cap=64)   # 0.5% long texts: truncated
+    >>> n, why["tokens"], why["description"]
+    (16, 10, 'p99 of 1,000 held-out texts = 10 tokens -> 16')
+    >>> data_seq_len([70, 64, 64], cap=64)[1]["description"]      # counted at most at the cap
+    'p99 of 3 held-out texts >= 64 tokens -> 64'
+    """
+    import numpy as np
+
+    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    if lengths.size == 0:
+        return cap, None
+    tokens = int(np.percentile(np.minimum(lengths, cap), quantile, method="higher"))
+    rounded = min(cap, max(MIN_SEQ_LEN, -(-tokens // multiple) * multiple))
+    relation = ">=" if tokens >= cap else "="
+    why = {"examples": int(lengths.size), "quantile": quantile, "tokens": tokens, "rounded": rounded, "cap": cap,
+           "description": f"p{quantile:g} of {lengths.size:,} held-out texts {relation} {tokens} tokens -> {rounded}"}
+    return rounded, why
 
 
 def mobile_model(model, task: str, seq_len: int, multi_label: bool = False, batch_size: int | None = 1):

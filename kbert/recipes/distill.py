@@ -274,14 +274,12 @@ class LossCurves:
 
 
 def _classification_data(config: DistillConfig, labels):
-    from kbert.data import datasets
+    from kbert.data import datasets, sources
     from kbert.errors import KbertInputError
 
     spec = config.data or "tweets"
-    if spec == "tweets":
-        data = datasets.sentiment_tweets()
-    elif spec == "pang_lee":
-        data = datasets.pang_lee_polarity()
+    if spec in sources.named("classify"):
+        data = sources.load(spec)
     elif spec.endswith(".jsonl"):
         data = datasets.read_jsonl_classification(spec, config.text_column, config.label_column,
                                                   label_names=labels)

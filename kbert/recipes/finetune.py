@@ -128,7 +128,7 @@ def features(config: FinetuneConfig, model, task_data, training=True):
         f = tasks.ner_features(tokenizer, task_data.sentences, task_data.tags, model.label_names(), seq_len, segments,
                                on_error="skip")
         return tasks.model_inputs(f), {"logits": f["labels"]}, f
-    f = tasks.qa_features(tokenizer, task_data.items, seq_len, int(config.doc_stride), int(config.max_query_len),
+    f = tasks.qa_features(tokenizer, task_data, seq_len, int(config.doc_stride), int(config.max_query_len),
                           segments, training=training, on_error="skip")
     return tasks.model_inputs(f), {"start_logits": f["start_positions"], "end_logits": f["end_positions"]}, f
 
@@ -193,7 +193,7 @@ def finetune(config, workdir, say=print, verbose=1) -> dict:
     labels = None if task == "qa" else train.label_names
     model = build_model(config, labels)
     if task == "qa":
-        model.allow_no_answer = any(not e["answers"]["text"] for e in train.items)
+        model.allow_no_answer = train.unanswerable() > 0
     say(f"encoder: {config.model} ({model.family}, {model.backbone.count_params():,} parameters)")
     say(f"data: {config.data}: {len(train)} train / {len(val)} validation / {len(test)} test"
         + (f", labels {labels}" if labels else ""))

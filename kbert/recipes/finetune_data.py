@@ -20,23 +20,10 @@ from __future__ import annotations
 
 import os
 
-NAMED = {"classify": {"tweets": "sentiment_tweets", "pang_lee": "pang_lee_polarity"},
-         "ner": {"wnut16": "wnut16"},
-         "qa": {"handwritten": "handwritten_qa"}}
+from kbert.data import sources
+
+NAMED = {task: sources.named(task) for task in ("classify", "ner", "qa")}
 TFDS_VALIDATION = {"glue/mnli": "validation_matched", "imdb_reviews": "test", "conll2003": "dev"}
-
-
-class Listing:
-    """A list with `.subset`, so QA examples split like the other containers."""
-
-    def __init__(self, items):
-        self.items = list(items)
-
-    def __len__(self):
-        return len(self.items)
-
-    def subset(self, index):
-        return Listing([self.items[i] for i in index])
 
 
 def sample(data, n, seed):
@@ -48,17 +35,8 @@ def sample(data, n, seed):
     return data.subset(np.sort(np.random.default_rng(seed).permutation(len(data))[:n]))
 
 
-def _named(task, name):
-    from kbert import assets
-    from kbert.data import datasets
-
-    if name == "handwritten":
-        return datasets.read_squad(os.path.join(os.path.dirname(assets.__file__), "data", "qa", "handwritten_qa.json"))
-    return getattr(datasets, NAMED[task][name])()
-
-
 def read_data(config, spec: str, label_names=None):
-    """Load one data spec for `config.task` (a ClassificationData, NerData or Listing of SQuAD dicts).
+    """Load one data spec for `config.task` (a ClassificationData, NerData or QaData).
 
     `label_names` (the training data's) fixes the label ids of an evaluation file."""
     from kbert.data import datasets
@@ -66,7 +44,7 @@ def read_data(config, spec: str, label_names=None):
 
     task = config.task
     if spec in NAMED[task]:
-        data = _named(task, spec)
+        data = sources.load(spec)
     elif spec.startswith("tfds:"):
         name, _, split = spec[5:].partition(":")
         if datasets.TFDS.get(name, {}).get("task") != task:
@@ -84,7 +62,7 @@ def read_data(config, spec: str, label_names=None):
             data = datasets.read_squad(spec)
     else:
         raise KbertInputError(f"--data {spec}: not a file, a tfds: name, or one of {sorted(NAMED[task])}")
-    return Listing(data) if task == "qa" else data
+    return data
 
 
 def splits(config):
