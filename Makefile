@@ -1,6 +1,6 @@
 # The two commands a newcomer types. Each bootstraps .venv/ (Debian packages, pip, the --no-deps
 # pieces, real assets) if needed, then runs.
-.PHONY: quickstart test test-fast bootstrap bench
+.PHONY: quickstart test test-fast bootstrap bench smoke-lower
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -16,3 +16,8 @@ test-fast: bootstrap
 
 bench: bootstrap
 	.venv/bin/kbert bench all --quick
+
+# The lowest versions kbert claims (kbert/_compat TESTED) in a fresh venv outside the checkout
+# (KBERT_LOWER_VENV, default /tmp/kbert-lower): ~1 GB of wheels and ~5 minutes; not part of `make test`.
+smoke-lower:
+	@bash scripts/smoke_lower_bounds.sh
