@@ -14,7 +14,11 @@ test: bootstrap
 test-fast: bootstrap
 	.venv/bin/python -m pytest -q -m "not slow"
 
+# The bench extra (onnxruntime, onnx, onnxscript, scikit-learn) puts ONNX Runtime beside torch and kbert;
+# a failed install stops here instead of benchmarking without it.
 bench: bootstrap
+	.venv/bin/python -c "import onnxruntime, onnx, onnxscript, sklearn" 2>/dev/null \
+		|| .venv/bin/python -m pip install -q -e ".[bench]"
 	.venv/bin/kbert bench all --quick
 
 # The lowest versions kbert claims (kbert/_compat TESTED) in a fresh venv outside the checkout
