@@ -28,6 +28,7 @@ from kbert._compat.sentencepiece import make_durable
 from kbert.errors import KbertInputError
 from kbert.models.albert import AlbertBackbone
 from kbert.models.bert import BertBackbone
+from kbert.models.keras_hub_tasks import TEXT_CLASSIFIERS  # noqa: F401 (registers kbert's keras-hub task classes)
 
 WORDPIECE_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_FILE = "vocab.txt"
@@ -98,6 +99,89 @@ def albert_normalize_tf(text, lowercase: bool, keep_accents: bool):
     if lowercase:
         text = _lower_utf8(tf.strings.regex_replace(text, "\u03a3", "\u03c3"))
     return text
+
+
+def albert_offsets_to_original(text, starts, ends, lowercase: bool, keep_accents: bool):
+    """Map byte offsets into `albert_normalize_tf(text)` back to byte offsets into `text` [B].
+
+    `starts`/`ends`: ragged [B, T] int32 (e.g. SentencePiece's offsets on the normalised text). The
+    normalisation is replayed one character at a time (each original character becomes a known,
+    possibly empty, piece of the normalised text: "É" -> "e", "İ" -> "i" + U+0307 when accents are
+    kept, a combining accent or the second "`" of "``" -> nothing, a whitespace run -> one space), so
+    every normalised byte belongs to one original character. A start maps to the start of its
+    character, an end to the end of its character, extended over the characters that normalised to
+    nothing right after it (a stripped combining accent stays inside the word). Where one original
+    character becomes several normalised ones and a piece boundary falls between them ("ﬁ" -> "fi",
+    "İ" -> "i̇"), both pieces map to the whole character (their spans overlap). The per-character
+    replay equals the whole-string NFKD up to the order of combining marks, which has the same length.
+    """
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+
+    chars, o_start = tf.strings.unicode_split_with_offsets(text, "UTF-8")
+    flat, rows = chars.flat_values, chars.value_rowids()
+    o_start = tf.cast(o_start.flat_values, tf.int32)
+    o_end = o_start + tf.strings.length(flat)
+    n = tf.size(flat)
+    idx = tf.range(n)
+    first = tf.concat([[True], rows[1:] != rows[:-1]], 0)[:n]  # first character of its row
+    last = tf.concat([rows[1:] != rows[:-1], [True]], 0)[:n]
+
+    out = flat
+    if not keep_accents:
+        out = tf.strings.regex_replace(tf_text.normalize_utf8(out, "NFKD"), r"\p{Mn}", "")
+    if lowercase:
+        out = _lower_utf8(tf.strings.regex_replace(out, "\u03a3", "\u03c3"))
+    # Whitespace: a run between two words becomes one space; leading/trailing runs vanish.
+    ws = tf.strings.regex_full_match(flat, r"[\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]")
+    word = tf.cast(~ws, tf.int32)
+    cum = tf.cumsum(word)  # inclusive, global
+    starts_of_rows = tf.cast(chars.row_splits[:-1], tf.int32)
+    row_first_cum = tf.gather(cum - word, tf.gather(starts_of_rows, rows))  # words before the row
+    words_before = cum - word - row_first_cum
+    row_total = tf.gather(cum, tf.gather(tf.cast(chars.row_splits[1:], tf.int32) - 1, rows))
+    words_after = row_total - cum
+    prev_ws = tf.where(first, True, tf.gather(ws, tf.maximum(idx - 1, 0)))
+    out = tf.where(ws, tf.where((words_before > 0) & (words_after > 0) & ~prev_ws, " ", ""), out)
+    # "``" and "''" -> '"', left to right: in a run of k, even positions pair with the next, odd vanish.
+    for q in ("`", "'"):
+        is_q = tf.equal(flat, q)
+        prev_q = tf.where(first, False, tf.gather(is_q, tf.maximum(idx - 1, 0)))
+        next_q = tf.where(last, False, tf.gather(is_q, tf.minimum(idx + 1, tf.maximum(n - 1, 0))))
+        q_cum = tf.cumsum(tf.cast(is_q, tf.int32))
+        run_start = is_q & ~prev_q
+        run_base = tf.concat([tf.boolean_mask(q_cum, run_start) - 1, [0]], 0)  # padded: no run at all
+        base = tf.gather(run_base, tf.maximum(tf.cumsum(tf.cast(run_start, tf.int32)) - 1, 0))
+        pos = q_cum - base - 1
+        odd = tf.math.floormod(pos, 2) == 1
+        out = tf.where(is_q, tf.where(odd, "", tf.where(next_q, '"', q)), out)
+
+    # Global coordinates: row r's normalised text starts where row r-1's ended.
+    out_len = tf.strings.length(out)
+    n_end = tf.cumsum(out_len)  # global normalised end of each character
+    row_len = tf.math.unsorted_segment_sum(out_len, rows, tf.shape(chars.row_splits)[0] - 1)
+    row_norm_base = tf.cumsum(row_len, exclusive=True)
+    # A character that normalised to nothing and is no whitespace belongs to the one before it.
+    stop = tf.concat([first | (out_len > 0) | ws, [True]], 0)
+    stop_cum = tf.cumsum(tf.cast(stop, tf.int32))
+    nxt = tf.searchsorted(stop_cum, stop_cum[:n], side="right", out_type=tf.int32)  # first stop after
+    ext_end = tf.gather(o_end, tf.maximum(nxt - 1, 0))
+    big = tf.constant([2 ** 30], tf.int32)
+    sorted_ends = tf.concat([n_end, big], 0)
+    o_start_pad = tf.concat([o_start, [0]], 0)
+    ext_end_pad = tf.concat([ext_end, [0]], 0)
+
+    def to_original(offsets, is_end):
+        offsets = tf.cast(offsets, tf.int32)
+        base = tf.gather(row_norm_base, offsets.value_rowids())
+        g = offsets.flat_values + base - (1 if is_end else 0)
+        i = tf.searchsorted(sorted_ends, g, side="right", out_type=tf.int32)  # character holding byte g
+        return offsets.with_flat_values(tf.gather(ext_end_pad if is_end else o_start_pad, tf.minimum(i, n)))
+
+    o_starts = to_original(starts, False)
+    # An empty piece (SentencePiece's lone "▁" before the text) stays empty.
+    return o_starts, o_starts.with_flat_values(tf.where(ends.flat_values > starts.flat_values,
+                                                        to_original(ends, True).flat_values, o_starts.flat_values))
 
 
 def _lower_utf8(text):
@@ -230,9 +314,11 @@ def wordpiece(vocabulary, family: str = "bert", lowercase: bool = True, strip_ac
         raise KbertInputError(f"invalid WordPiece vocabulary: {e}") from e
 
 
-def sentencepiece(proto, lowercase: bool = False, keep_accents: bool = True, **kwargs):
+def sentencepiece(proto, lowercase: bool = False, keep_accents: bool = True, preprocess: bool = True, **kwargs):
     """A kbert `AlbertTokenizer` for a SentencePiece model (path or serialized bytes); `lowercase` and
-    `keep_accents` as Hugging Face's `do_lower_case` / `keep_accents` (see `AlbertTokenizer`)."""
+    `keep_accents` as Hugging Face's `do_lower_case` / `keep_accents` (see `AlbertTokenizer`).
+    `preprocess=False`: keras-hub's plain `AlbertTokenizer` (the model's own normaliser only), as kbert
+    tokenized before it honoured those settings (see `from_folder`)."""
     if isinstance(proto, (str, os.PathLike)):
         if not os.path.isfile(proto):
             raise KbertInputError(f"SentencePiece model not found: {proto}")
@@ -248,6 +334,8 @@ def sentencepiece(proto, lowercase: bool = False, keep_accents: bool = True, **k
         raise KbertInputError(f"SentencePiece model is not valid: {e}") from e
     make_durable()  # its pipelines survive keras.utils.set_random_seed (tensorflow/text#570)
     try:
+        if not preprocess:
+            return keras_hub.models.AlbertTokenizer(proto=proto, **kwargs)
         return AlbertTokenizer(proto=proto, lowercase=lowercase, keep_accents=keep_accents, **kwargs)
     except ValueError as e:
         raise KbertInputError(f"SentencePiece model unusable for ALBERT: {e}") from e
@@ -268,6 +356,13 @@ def from_folder(path: str, family: str):
     # The file present decides (an ALBERT encoder may be fine-tuned with a WordPiece vocabulary,
     # e.g. one trained by `kbert tokenizer train`); the family breaks a tie.
     if os.path.isfile(spm_path) and (family == "albert" or not os.path.isfile(vocab_path)):
+        if config.get(RAW_KEY) is False or _written_before_albert_settings(config):
+            if config.get(RAW_KEY) is not False:
+                _warn_once(path, f"{cfg_path} was written by kbert before it applied ALBERT's do_lower_case/keep_accents "
+                           "(it records no keep_accents): tokenizing as then, with the SentencePiece model's own "
+                           "normaliser only, so ids equal the ones the model was trained with. To choose, add "
+                           '"keep_accents" and "do_lower_case" to that file.')
+            return sentencepiece(spm_path, preprocess=False)
         # Hugging Face's AlbertTokenizer defaults (albert-*-v2): lower-case, strip accents.
         return sentencepiece(spm_path, lowercase=bool(config.get("do_lower_case", True)),
                              keep_accents=bool(config.get("keep_accents", False)))
@@ -280,6 +375,27 @@ def from_folder(path: str, family: str):
     return wordpiece(vocab_path, family=family, lowercase=lowercase, strip_accents=strip)
 
 
+# tokenizer_config.json of a SentencePiece tokenizer without ALBERT's preprocessing (keras-hub's plain one).
+RAW_KEY = "kbert_albert_preprocessing"
+_LEGACY_KEYS = {"tokenizer_class", "do_lower_case"}  # all kbert wrote before keep_accents (commit 8229423)
+_warned: set[str] = set()
+
+
+def _written_before_albert_settings(config: dict) -> bool:
+    """kbert's old tokenizer_config.json for a SentencePiece model, exactly `{"tokenizer_class":
+    "AlbertTokenizer", "do_lower_case": true}`: it ran keras-hub's tokenizer with no preprocessing (the
+    recorded do_lower_case was never applied). Hugging Face's own files record keep_accents and more."""
+    return set(config) == _LEGACY_KEYS and config.get("tokenizer_class") == "AlbertTokenizer"
+
+
+def _warn_once(key: str, message: str) -> None:
+    import warnings
+
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, stacklevel=3)
+
+
 def save(tokenizer, path: str) -> list[str]:
     """Write the tokenizer's files into `path` (Hugging Face names); returns the file names."""
     os.makedirs(path, exist_ok=True)
@@ -289,6 +405,8 @@ def save(tokenizer, path: str) -> list[str]:
         # A plain keras-hub tokenizer does no preprocessing beyond the model's own normaliser.
         config = {"tokenizer_class": "AlbertTokenizer", "do_lower_case": bool(getattr(tokenizer, "hf_lowercase", False)),
                   "keep_accents": bool(getattr(tokenizer, "keep_accents", True)), "remove_space": True}
+        if not isinstance(tokenizer, AlbertTokenizer):  # no whitespace / quote preprocessing either
+            config[RAW_KEY] = False
         files = [SPM_FILE]
     else:
         with open(os.path.join(path, VOCAB_FILE), "w", encoding="utf-8") as f:

@@ -199,3 +199,43 @@ def test_serving_export_tokenizes_as_eager(cased_dir, texts, tmp_path):
     raw = tokenizers.sentencepiece(str(folder / "spiece.model"))  # no do_lower_case / accent stripping
     unnormalised = np.asarray(model(TextPreprocessor(raw, seq_len=48)(sample), training=False)["logits"])
     assert np.abs(unnormalised - served).max() > 1e-3
+
+
+def test_old_model_dir_without_keep_accents_tokenizes_as_trained(cased_dir, tmp_path):
+    """A model directory saved before kbert applied do_lower_case/keep_accents (its tokenizer_config.json
+    is exactly {"tokenizer_class": "AlbertTokenizer", "do_lower_case": true}) ran keras-hub's tokenizer with
+    no preprocessing: it loads that way again (one warning), not with Hugging Face's defaults."""
+    import warnings
+
+    import keras
+    import keras_hub
+
+    import kbert
+    from kbert import tokenizers
+    from kbert.model_dir import load_model_dir, save_model_dir
+    from kbert.tasks.classifier import build_classifier
+
+    proto = (cased_dir / "spiece.model").read_bytes()
+    keras.utils.set_random_seed(0)
+    old = keras_hub.models.AlbertTokenizer(proto=proto)  # what kbert built before the flags
+    encoder = kbert.models.backbone("albert_tiny", vocabulary_size=old.vocabulary_size(), num_layers=1,
+                                    max_sequence_length=32)
+    md = save_model_dir(tmp_path / "md", build_classifier(encoder, 2), old, task="classify", seq_len=16,
+                        labels=["a", "b"], pair=False, multi_label=False)
+    cfg = tmp_path / "md" / "tokenizer_config.json"
+    cfg.write_text(json.dumps({"tokenizer_class": "AlbertTokenizer", "do_lower_case": True}))  # the old file
+    with pytest.warns(UserWarning, match="before it applied ALBERT's do_lower_case/keep_accents"):
+        tok = load_model_dir(md).tokenizer
+    want = [list(np.asarray(x)) for x in old(EDGE)]
+    assert [list(np.asarray(x)) for x in tok(EDGE)] == want
+    assert [list(np.asarray(x)) for x in tokenizers.sentencepiece(proto, True, False)(EDGE)] != want  # HF defaults
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tokenizers.from_folder(str(tmp_path / "md"), "albert")  # once per folder
+        # Saved again, it records that it does no preprocessing: same tokenizer, no guess, no warning.
+        tokenizers.save(tok, str(tmp_path / "again"))
+        again = tokenizers.from_folder(str(tmp_path / "again"), "albert")
+    assert [list(np.asarray(x)) for x in again(EDGE)] == want
+    # A Hugging Face folder recording the same two settings plus keep_accents keeps Hugging Face's meaning.
+    cfg.write_text(json.dumps({"tokenizer_class": "AlbertTokenizer", "do_lower_case": True, "keep_accents": False}))
+    assert (tokenizers.from_folder(str(tmp_path / "md"), "albert").keep_accents, True) == (False, True)

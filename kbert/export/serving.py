@@ -278,11 +278,19 @@ class Signatures:
         import tensorflow_text as tf_text
 
         from kbert._compat import keras_hub as hub_compat
+        from kbert.tokenizers import albert_normalize_tf, albert_offsets_to_original
 
         tok = self.tokenizer
         if not self.wordpiece:
-            ids, starts, ends = hub_compat.sentencepiece_op(tok).tokenize_with_offsets(text)
+            # ALBERT's preprocessing (do_lower_case / keep_accents, as the tokenizer applies it), offsets
+            # mapped back from the normalised text to `text`.
+            normalise = hasattr(tok, "keep_accents")
+            settings = (bool(getattr(tok, "hf_lowercase", False)), bool(getattr(tok, "keep_accents", True)))
+            normalised = albert_normalize_tf(text, *settings) if normalise else text
+            ids, starts, ends = hub_compat.sentencepiece_op(tok).tokenize_with_offsets(normalised)
             starts, ends = tf.cast(starts, tf.int32), tf.cast(ends, tf.int32)
+            if normalise:
+                starts, ends = albert_offsets_to_original(text, starts, ends, *settings)
             pieces = tf.gather(tf.constant(tok.get_vocabulary()), ids.flat_values)
             first = tf.cast(tf.strings.regex_full_match(pieces, "\u2581.*"), tf.int32)
             covered = tf.strings.substr(tf.gather(text, starts.value_rowids()), starts.flat_values,
