@@ -33,7 +33,7 @@ EXTRAS = {
     "mobile": ["mediapipe==1.2.3"],
     # Data and baselines for fine-tuning recipes and benchmarks.
     "tasks": ["scikit-learn", "seqeval", "rdata"],
-    "serving": ["tensorflow-serving-api==2.21.*"],
+    "serving": ["tensorflow-serving-api>=2.18,<2.22"],  # same minor as tensorflow (pip resolves them together)
     # Benchmarks only (bench/): ONNX Runtime beside torch and kbert, as a Hugging Face user runs BERT on CPU.
     "bench": ["torch==2.13.0", "transformers", "onnxruntime", "onnx", "onnxscript", "scikit-learn"],
 }

@@ -28,6 +28,7 @@ from kbert._compat.sentencepiece import make_durable
 from kbert.errors import KbertInputError
 from kbert.models.albert import AlbertBackbone
 from kbert.models.bert import BertBackbone
+from kbert.models.keras_hub_tasks import TEXT_CLASSIFIERS  # noqa: F401 (registers kbert's keras-hub task classes)
 
 WORDPIECE_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_FILE = "vocab.txt"

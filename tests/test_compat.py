@@ -65,6 +65,33 @@ def test_missing_private_attribute_is_one_clear_error():
         compat.require(object(), "_gone", "keras", "a touch")
 
 
+def _keras_hub_has_python_workflow():
+    from kbert._compat import version
+    from kbert._compat.keras_hub import PYTHON_WORKFLOW_SINCE
+
+    return version("keras-hub") >= PYTHON_WORKFLOW_SINCE
+
+
+def test_use_tf_workflow_before_and_since_keras_hub_python_path(monkeypatch):
+    import tensorflow as tf
+
+    import kbert
+    import kbert._compat.keras_hub as hub_compat
+    from kbert._compat import CompatError
+
+    tok = kbert.tokenizers.wordpiece(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"])
+    in_graph = tf.function(lambda: tf.constant(hub_compat.use_tf_workflow(tok)))
+    assert bool(in_graph()) is True  # tracing tf.data / tf.function: always the TF path
+    # keras-hub before 0.32 has one (TF) path and no `_use_tf_workflow`: True, not a CompatError
+    monkeypatch.setattr(hub_compat, "version", lambda package: (0, 21))
+    assert hub_compat.use_tf_workflow(object()) is True
+    monkeypatch.setattr(hub_compat, "version", lambda package: hub_compat.PYTHON_WORKFLOW_SINCE)
+    with pytest.raises(CompatError, match="has no '_use_tf_workflow'"):
+        hub_compat.use_tf_workflow(object())
+
+
+@pytest.mark.skipif("not _keras_hub_has_python_workflow()",
+                    reason="keras-hub < 0.32 has no pure-Python tokenizer path (use_tf_workflow is always True)")
 def test_map_python_strings_keeps_shapes():
     from kbert._compat.keras_hub import map_python_strings
 

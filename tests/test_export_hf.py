@@ -269,3 +269,46 @@ def test_task_class_object_exports(hf_folders, sentences, tmp_path):
     with torch.no_grad():
         ref = hf(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.numpy()
     np.testing.assert_allclose(np.asarray(clf(x)["logits"]), ref, atol=1e-4)
+
+
+def test_keras_hub_text_classifier_preset_reload(hf_folders, sentences, tmp_path):
+    """A "pooled" ALBERT classifier (kbert's AlbertTokenizer, SentencePiece) exports as keras-hub's
+    AlbertTextClassifier: `keras_hub.models.TextClassifier.from_preset` predicts kbert's logits on raw text."""
+    import keras_hub
+
+    from kbert.export.keras_hub_preset import export_keras_hub
+    from kbert.tasks.classifier import TextClassifier
+
+    clf = TextClassifier.from_preset(str(hf_folders["albert"]), labels=["x", "y", "z"], seq_len=48)
+    head = clf.get_layer("logits")
+    head.set_weights([w + np.random.default_rng(0).normal(0, 0.5, w.shape) for w in head.get_weights()])
+    result = export_keras_hub(clf, str(tmp_path / "preset"), task="classifier")
+    assert result["task"] == "AlbertTextClassifier" and result["note"] is None
+    loaded = keras_hub.models.TextClassifier.from_preset(str(tmp_path / "preset"))
+    assert isinstance(loaded, keras_hub.models.AlbertTextClassifier)
+    want = np.asarray(clf.predict(sentences, verbose=0)["logits"])
+    got = np.asarray(loaded.predict(sentences, verbose=0))
+    assert np.abs(want).max() > 0.1  # a head that moves the logits, so a lost head would show
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_keras_hub_non_matching_head_falls_back_or_refuses(hf_folders, tmp_path, capsys):
+    """Mean pooling has no keras-hub task class: backbone + tokenizer with one line saying so, or a
+    one-line refusal when the task class was asked for."""
+    import keras_hub
+
+    from kbert import cli
+    from kbert.model_dir import save_model_dir
+
+    model, ck = _task_model("bert", hf_folders["bert"], "classify", "mean")
+    md = save_model_dir(tmp_path / "md", model, ck.tokenizer, task="classify", seq_len=32, labels=["a", "b", "c"])
+    out = str(tmp_path / "preset")
+    assert cli.main(["export", "keras-hub", "--model", str(md), "--out", out, "--task", "classifier"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no keras-hub task class" in err[0] and "mean pooling" in err[0]
+    assert not os.path.exists(out)
+    assert cli.main(["export", "keras-hub", "--model", str(md), "--out", out]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("backbone and tokenizer only:") and "mean pooling" in lines[-1]
+    assert not os.path.exists(os.path.join(out, "task.json"))
+    assert type(keras_hub.models.Backbone.from_preset(out)).__name__ == "BertBackbone"

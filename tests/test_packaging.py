@@ -47,6 +47,19 @@ def _pip_step_script(tmp_path):
     return script
 
 
+def test_lower_bound_smoke_pins_are_tested_lower_ends():
+    """scripts/smoke_lower_bounds.sh installs exactly the lower end of each TESTED range (so the versions
+    it proves and the ones kbert claims cannot drift apart), and is not part of `make test`."""
+    script = open(os.path.join(ROOT, "scripts", "smoke_lower_bounds.sh")).read()
+    block = re.search(r"LOWER_PINS=\((.*?)\)", script, re.S).group(1)
+    pins = dict(re.findall(r'"([a-z-]+)==(\d+\.\d+)\.\*"', block))
+    assert pins == {p: f"{first[0]}.{first[1]}" for p, (first, _) in _compat.TESTED.items()}
+    tf_minor = pins["tensorflow"]
+    assert f'"tensorflow-serving-api=={tf_minor}.*"' in script  # the serving step's API at TF's minor
+    makefile = open(os.path.join(ROOT, "Makefile")).read()
+    assert "smoke-lower:" in makefile and "smoke_lower_bounds" not in makefile.split("smoke-lower:")[0]
+
+
 def test_bootstrap_pip_failure_is_not_masked(tmp_path):
     script = _pip_step_script(tmp_path)
     failing = ["bash", str(script), "sh", "-c", "echo \"WARNING: Location 'x' is ignored\"; echo real error; exit 3"]

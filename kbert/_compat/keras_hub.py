@@ -3,7 +3,7 @@ feed-forward Dense, the WordPiece split regexes and a SentencePiece tokenizer's 
 
 from __future__ import annotations
 
-from kbert._compat import check, require
+from kbert._compat import check, require, version
 
 PACKAGE = "keras-hub"
 
@@ -57,7 +57,17 @@ def sentencepiece_op(tokenizer):
     return require(tokenizer, "_sentence_piece", PACKAGE, "SentencePiece byte offsets in the serving signature")
 
 
+# The first keras-hub whose preprocessing layers have a pure-Python path beside the TensorFlow one
+# (`PreprocessingLayer._use_tf_workflow`); 0.21-0.31 have no such method and always run TensorFlow
+# (checked in the 0.21.1 ... 0.31.1 wheels; scripts/smoke_lower_bounds.sh runs 0.21).
+PYTHON_WORKFLOW_SINCE = (0, 32)
+
+
 def use_tf_workflow(layer) -> bool:
     """Whether a keras-hub preprocessing layer runs its TensorFlow path (inside tf.function / tf.data, or
     when built for it) rather than its pure-Python one: kbert's normalisation must pick the same path."""
-    return bool(require(layer, "_use_tf_workflow", PACKAGE, "choosing a tokenizer's TF or Python path")())
+    touch = "choosing a tokenizer's TF or Python path"
+    check(PACKAGE, touch)
+    if version(PACKAGE) < PYTHON_WORKFLOW_SINCE:
+        return True
+    return bool(require(layer, "_use_tf_workflow", PACKAGE, touch)())
