@@ -16,6 +16,8 @@ default mode, is the baseline beside them):
 * `int8`: kbert's mode `int8` (full integer, converter calibration, float fallback only where no int8
   kernel exists).
 * `mixed`: kbert's mode `mixed` (QuantizationDebugger denylisting softmax / layer-norm / GELU ops).
+* `tf-matmul-int8`, `tf-fc-int8`: kbert's `mixed` with every op but FULLY_CONNECTED and BATCH_MATMUL
+  (or FULLY_CONNECTED alone) denylisted.
 * `debugger-selective`: the TF quantization-debugger recipe: run the debugger on calibration tweets,
   rank the quantized tensors by RMSE / scale and denylist the nodes above `RMSE_SCALE` (plus the
   `mixed` ops); the rest stays int8.
@@ -98,6 +100,23 @@ def convert_kbert(model, mode, seq_len, representative):
     from kbert.export import tflite_convert
 
     return tflite_convert.convert(model, mode, "classify", seq_len=seq_len, representative=representative)
+
+
+_FLOAT_OPS: dict = {}
+
+
+def matmul_only(model, seq_len, representative, keep=("FULLY_CONNECTED", "BATCH_MATMUL")):
+    """kbert's `mixed` conversion with every op but `keep` denylisted (FULLY_CONNECTED / BATCH_MATMUL:
+    TF's counterpart of `aeq-fc-a8w8`)."""
+    from kbert.export import litert, tflite_convert
+
+    key = (id(model), seq_len)
+    if key not in _FLOAT_OPS:  # the float graph's op names, converted once per model
+        _FLOAT_OPS[key] = {name for name, _, _ in litert.op_codes(convert_kbert(model, "float32", seq_len, None))}
+    ops = _FLOAT_OPS[key]
+    float_ops = sorted(ops - set(keep))
+    return tflite_convert.convert(model, "mixed", "classify", seq_len=seq_len, representative=representative,
+                                  mixed_float_ops=float_ops)
 
 
 def float_for_aeq(model, seq_len):
@@ -249,6 +268,8 @@ def main(argv=None):
         "dynamic-int8": lambda: convert_kbert(model, "dynamic-int8", seq_len, None),
         "int8": lambda: convert_kbert(model, "int8", seq_len, representative),
         "mixed": lambda: convert_kbert(model, "mixed", seq_len, representative),
+        "tf-matmul-int8": lambda: matmul_only(model, seq_len, representative),
+        "tf-fc-int8": lambda: matmul_only(model, seq_len, representative, keep=("FULLY_CONNECTED",)),
     }
     for name, build in builders.items():
         t = time.time()
