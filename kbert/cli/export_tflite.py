@@ -113,10 +113,10 @@ def run(args) -> int:
     if args.heldout:
         heldout, labels = _read_lines(args.heldout, meta.get("labels"))
     rep = _read_lines(args.representative)[0] if args.representative else None
-    result = tflite.export(args.model, args.out, mode=args.mode, task=args.task, seq_len=args.seq_len,
-                           heldout=heldout, heldout_labels=labels, representative=rep, threshold=args.max_drop,
-                           force=args.force, metadata=not args.no_metadata,
-                           runtime=args.runtime, training_data=args.training_data)
+    conversion = tflite.ConvertOptions(mode=args.mode, seq_len=args.seq_len, runtime=args.runtime, representative=rep,
+                                       metadata=not args.no_metadata)
+    gate = tflite.GateOptions(heldout=heldout, heldout_labels=labels, threshold=args.max_drop, force=args.force)
+    result = tflite.export(args.model, args.out, conversion, gate, task=args.task, training_data=args.training_data)
     card = result.card
     rep = card["accuracy_vs_float"]
     if args.json:

@@ -1,14 +1,15 @@
 """Keras task model -> a verified, phone-ready `.tflite` with metadata and its deployment card.
 
     >>> from kbert.export import tflite
-    >>> result = tflite.export("runs/clf", "clf.tflite", mode="dynamic-int8",
-    ...                        heldout=val_texts, heldout_labels=val_ids)               # doctest: +SKIP
+    >>> result = tflite.export("runs/clf", "clf.tflite", tflite.ConvertOptions(mode="dynamic-int8"),
+    ...                        tflite.GateOptions(heldout=val_texts, heldout_labels=val_ids))  # doctest: +SKIP
     >>> result.card["accuracy_vs_float"]["metric_drop_ci95"]                            # doctest: +SKIP
     [-0.31, 0.38]
 
 `export()` is the top of the exporter; each step is its own module (no module imports one above it):
 
     tflite_spec     modes, runtimes, tensor names, sequence length, the fixed-shape Keras wrapper
+    tflite_options  export()'s settings in two groups: ConvertOptions (how to convert), GateOptions (how to gate)
     tflite_convert  Keras -> flatbuffer bytes (the one TFLiteConverter), explicit attention
     litert          running / inspecting flatbuffers with ai_edge_litert (user files in a subprocess)
     accuracy_gate   Keras vs TFLite on held-out data: paired non-inferiority, agreement, latency
@@ -37,6 +38,7 @@ from kbert.errors import KbertInputError
 from kbert.export.publish import atomic_write  # noqa: F401  (kept importable from here)
 from kbert.export.tflite_convert import (INT8_MASK_FILL, MIXED_FLOAT_OPS, check_builtin_only, convert,  # noqa: F401
                                          explicit_attention, quiet_convert)
+from kbert.export.tflite_options import ConvertOptions, GateOptions, split_options  # noqa: F401
 from kbert.export.tflite_spec import (DEFAULT_RUNTIME, INPUT_NAMES, MODES, RUNTIMES,  # noqa: F401
                                       check_mode, check_runtime, data_seq_len, default_seq_len, export_tasks,
                                       infer_task, mobile_model, output_names, quantization, representative_inputs,
@@ -78,24 +80,36 @@ def _heldout_description(texts, labels, given: bool) -> dict:
             "description": f"{n} given labelled examples (paired non-inferiority on the task metric)"}
 
 
-def export(model, out: str, mode: str = "float32", task: str | None = None, seq_len: int | str | None = None,
-           tokenizer=None, labels=None, multi_label: bool = False, heldout=None, heldout_labels=None,
-           representative=None, threshold: float = 1.0, force: bool = False, metadata: bool = True,
-           allow_custom_ops: bool = False, latency_runs: int = 10, family: str | None = None,
-           per_channel: bool | None = None, min_agreement: float = 0.9, runtime: str = DEFAULT_RUNTIME,
-           training_data: str | None = None, reference: dict | None = None, check_runtime_tokenizer: bool = True,
-           deployment: bool = True) -> ExportResult:
+def export(model, out: str, conversion: ConvertOptions | str | None = None, gate: GateOptions | None = None, *,
+           task: str | None = None, tokenizer=None, labels=None, multi_label: bool = False, family: str | None = None,
+           training_data: str | None = None, deployment: bool = True, **options) -> ExportResult:
     """Convert, gate, add metadata, and publish `out` with its deployment card (`.md` / `.json`).
 
-    `model` is a Keras task model or a kbert model directory. `heldout` is a list of texts (or
-    `(texts_a, texts_b)` pairs for QA) with `heldout_labels` (class ids; for ner / qa see
-    `accuracy_gate.judge`). Raises `AccuracyGateError` (a `KbertInputError`) when the gate refuses
-    the file (see `kbert.export.accuracy_gate`), unless `force`: then the card's first line says
-    "gate failed". `reference` (from an earlier `ExportResult`) skips recomputing the Keras outputs.
+    `model` is a Keras task model or a kbert model directory; `task`, `tokenizer`, `labels`,
+    `multi_label`, `family` and `training_data` describe it when it does not say itself.
+    `conversion` (a `ConvertOptions`: mode, seq_len, runtime, per_channel, representative,
+    allow_custom_ops, metadata) says how to convert, `gate` (a `GateOptions`: heldout,
+    heldout_labels, threshold, min_agreement, force, latency_runs, check_runtime_tokenizer,
+    reference) how to gate; any of their fields may also be given as a plain keyword
+    (`export(model, out, mode="float16", heldout=texts)`; `kbert.export.tflite_options`).
+
+    `heldout` is a list of texts (or `(texts_a, texts_b)` pairs for QA) with `heldout_labels` (class
+    ids; for ner / qa see `accuracy_gate.judge`). Raises `AccuracyGateError` (a `KbertInputError`)
+    when the gate refuses the file (see `kbert.export.accuracy_gate`), unless `force`: then the
+    card's first line says "gate failed". `reference` (from an earlier `ExportResult`) skips
+    recomputing the Keras outputs.
     """
     from kbert.export import accuracy_gate, model_card, runtime_check
     from kbert.export import metadata as md
     from kbert.export.publish import publish
+
+    conversion, gate = split_options(conversion, gate, options)
+    mode, seq_len, runtime, per_channel = conversion.mode, conversion.seq_len, conversion.runtime, conversion.per_channel
+    representative, allow_custom_ops, metadata = (conversion.representative, conversion.allow_custom_ops,
+                                                  conversion.metadata)
+    heldout, heldout_labels, threshold, force = gate.heldout, gate.heldout_labels, gate.threshold, gate.force
+    min_agreement, latency_runs, reference = gate.min_agreement, gate.latency_runs, gate.reference
+    check_runtime_tokenizer = gate.check_runtime_tokenizer
 
     check_mode(mode)
     check_runtime(runtime)
