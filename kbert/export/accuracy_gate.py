@@ -225,57 +225,82 @@ def best_span(start_logits, end_logits, feed, max_answer_len: int = 30):
     return span
 
 
+def _judge_token_labels(ref, lite, batch, labels, report, label_names):
+    masks = batch["mask"].astype(bool)
+    a, b = ref["logits"], lite["logits"]
+    agree = (a.argmax(-1) == b.argmax(-1))[masks]
+    diff = np.abs(a - b)[masks]
+    report.update(agreement=float(agree.mean()), max_abs_diff=float(diff.max()), mean_abs_diff=float(diff.mean()))
+    if labels is not None:
+        names = list(label_names)
+
+        def spans(pred, gold_row):
+            return entity_spans([names[p] if g != IGNORE else "O" for p, g in zip(pred, gold_row)])
+
+        gold = [entity_spans([names[g] if g != IGNORE else "O" for g in row]) for row in labels]
+        kp = [spans(p, row) for p, row in zip(a.argmax(-1), labels)]
+        tp = [spans(p, row) for p, row in zip(b.argmax(-1), labels)]
+        report.update(metric="entity F1", **bootstrap_drop(entity_f1, kp, tp, gold))
+    else:
+        report.update(metric="token label agreement (no labels)", metric_drop_points=100.0 * (1 - report["agreement"]))
+
+
+def _judge_answer_spans(ref, lite, batch, labels, report, label_names):
+    feeds = [{k: v[i:i + 1] for k, v in batch.items()} for i in range(report["examples"])]
+    sa = [best_span(ref["start_logits"][i], ref["end_logits"][i], f) for i, f in enumerate(feeds)]
+    sb = [best_span(lite["start_logits"][i], lite["end_logits"][i], f) for i, f in enumerate(feeds)]
+    agree = float(np.mean([x == y for x, y in zip(sa, sb)]))
+    diffs = [float(np.abs(ref[k] - lite[k]).max()) for k in ("start_logits", "end_logits")]
+    report.update(agreement=agree, max_abs_diff=max(diffs),
+                  mean_abs_diff=float(np.mean([np.abs(ref[k] - lite[k]).mean() for k in ("start_logits", "end_logits")])))
+    if labels is not None:
+        gold = [tuple(g) for g in labels]
+
+        def f1(preds, golds):
+            return float(np.mean([token_f1(p, g) for p, g in zip(preds, golds)]))
+
+        report.update(metric="QA token F1", **bootstrap_drop(f1, sa, sb, gold))
+    else:
+        report.update(metric="answer span agreement (no labels)", metric_drop_points=100.0 * (1 - agree))
+
+
+def _judge_cosine(ref, lite, batch, labels, report, label_names):
+    """Each example's phone outputs (flattened, in name order) compared by cosine similarity."""
+    n = report["examples"]
+    a = np.concatenate([np.asarray(ref[k]).reshape(n, -1) for k in sorted(lite)], axis=-1)
+    b = np.concatenate([np.asarray(lite[k]).reshape(n, -1) for k in sorted(lite)], axis=-1)
+    cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
+    report.update(metric="cosine similarity", min_cosine=float(cos.min()), mean_cosine=float(cos.mean()),
+                  max_abs_diff=float(np.abs(a - b).max()), mean_abs_diff=float(np.abs(a - b).mean()),
+                  agreement=float((cos > 0.99).mean()), metric_drop_points=100.0 * (1 - float(cos.mean())))
+
+
+# how the gate compares Keras and TFLite, by the task's `gate_metric` (kbert.tasks.contract)
+GATE_METRICS = {"token_labels": _judge_token_labels, "answer_span": _judge_answer_spans, "cosine": _judge_cosine}
+
+
 def judge(task: str, ref: dict, lite: dict, batch: dict, labels=None, threshold: float = 1.0,
           tie_margin: float = TIE_MARGIN, min_agreement: float = 0.9, label_names=None) -> dict:
-    """The gate's report (figures and `passed`) for any task, from both models' outputs on `batch`.
+    """The gate's report (figures and `passed`) for any task, from both models' outputs on `batch`,
+    by the task's gate metric (its registry entry's `gate_metric`, or its own `gate_report`).
 
     labels: classify -> class ids; ner -> per-example lists of tag ids per token position (IGNORE, -100 =
     ignored) with `label_names` the tag names; qa -> per-example (start, end) gold token spans."""
-    if task == "classify":
+    from kbert.tasks.registry import export_spec
+
+    spec = export_spec(task)
+    if spec.gate_metric == "class_probability":
         return judge_classification(ref["probability"], lite["probability"], labels, threshold, tie_margin,
                                     min_agreement)
     report = {"examples": int(len(batch["ids"])), "threshold_points": threshold}
-    if task == "ner":
-        masks = batch["mask"].astype(bool)
-        a, b = ref["logits"], lite["logits"]
-        agree = (a.argmax(-1) == b.argmax(-1))[masks]
-        diff = np.abs(a - b)[masks]
-        report.update(agreement=float(agree.mean()), max_abs_diff=float(diff.max()), mean_abs_diff=float(diff.mean()))
-        if labels is not None:
-            names = list(label_names)
-
-            def spans(pred, gold_row):
-                return entity_spans([names[p] if g != IGNORE else "O" for p, g in zip(pred, gold_row)])
-
-            gold = [entity_spans([names[g] if g != IGNORE else "O" for g in row]) for row in labels]
-            kp = [spans(p, row) for p, row in zip(a.argmax(-1), labels)]
-            tp = [spans(p, row) for p, row in zip(b.argmax(-1), labels)]
-            report.update(metric="entity F1", **bootstrap_drop(entity_f1, kp, tp, gold))
-        else:
-            report.update(metric="token label agreement (no labels)", metric_drop_points=100.0 * (1 - report["agreement"]))
-    elif task == "qa":
-        feeds = [{k: v[i:i + 1] for k, v in batch.items()} for i in range(report["examples"])]
-        sa = [best_span(ref["start_logits"][i], ref["end_logits"][i], f) for i, f in enumerate(feeds)]
-        sb = [best_span(lite["start_logits"][i], lite["end_logits"][i], f) for i, f in enumerate(feeds)]
-        agree = float(np.mean([x == y for x, y in zip(sa, sb)]))
-        diffs = [float(np.abs(ref[k] - lite[k]).max()) for k in ("start_logits", "end_logits")]
-        report.update(agreement=agree, max_abs_diff=max(diffs),
-                      mean_abs_diff=float(np.mean([np.abs(ref[k] - lite[k]).mean() for k in ("start_logits", "end_logits")])))
-        if labels is not None:
-            gold = [tuple(g) for g in labels]
-
-            def f1(preds, golds):
-                return float(np.mean([token_f1(p, g) for p, g in zip(preds, golds)]))
-
-            report.update(metric="QA token F1", **bootstrap_drop(f1, sa, sb, gold))
-        else:
-            report.update(metric="answer span agreement (no labels)", metric_drop_points=100.0 * (1 - agree))
+    own = getattr(spec, "gate_report", None)
+    if own is not None:
+        report.update(own(ref, lite, batch, labels, label_names))
+    elif spec.gate_metric in GATE_METRICS:
+        GATE_METRICS[spec.gate_metric](ref, lite, batch, labels, report, label_names)
     else:
-        a, b = ref["embeddings"], lite["embeddings"]
-        cos = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
-        report.update(metric="cosine similarity", min_cosine=float(cos.min()), mean_cosine=float(cos.mean()),
-                      max_abs_diff=float(np.abs(a - b).max()), mean_abs_diff=float(np.abs(a - b).mean()),
-                      agreement=float((cos > 0.99).mean()), metric_drop_points=100.0 * (1 - float(cos.mean())))
+        raise KbertInputError(f"task {task!r}: unknown gate metric {spec.gate_metric!r}; expected one of "
+                              f"class_probability, {', '.join(GATE_METRICS)} (or define gate_report)")
     if "metric_drop_ci95" in report:
         report["rule"] = "non-inferiority: upper end of the 95% bootstrap interval of the drop <= threshold"
         report["passed"] = bool(report["metric_drop_ci95"][1] <= threshold)
@@ -356,8 +381,11 @@ def qa_pairs(n: int = 16):
 
 
 def default_texts(task: str, kind: str = "heldout"):
-    """Off-domain real text for the gate (`heldout`) or calibration (`representative`)."""
-    if task == "qa":
+    """Off-domain real text for the gate (`heldout`) or calibration (`representative`), of the kind
+    the task reads (its registry entry's `default_heldout`)."""
+    from kbert.tasks.registry import export_spec
+
+    if export_spec(task).default_heldout == "question_context":
         return qa_pairs(16 if kind == "heldout" else 32)
     if kind == "heldout":
         return sentiment_sentences(DEFAULT_HELDOUT)[0]

@@ -73,7 +73,12 @@ def _tokenizer_md(metadata_info, tokenizer, folder: str):
 
 def add_metadata(content: bytes, task: str, tokenizer, labels=None, seq_len: int | None = None,
                  name: str | None = None) -> bytes:
-    """Return `content` with metadata (and tokenizer / label files) packed in."""
+    """Return `content` with metadata (and tokenizer / label files) packed in, as the task's registry
+    entry asks (`tflite_metadata`: "classifier" = BertNLClassifier with a label file, else the BERT
+    inputs and named outputs under `metadata_name` / `metadata_description`)."""
+    from kbert.tasks.registry import export_spec
+
+    spec = export_spec(task)
     bert_nl_classifier, metadata_info, metadata_writer, writer_utils = _writers()
     names = tensor_names(content)
     missing = [n for n in ("ids", "mask", "segment_ids") if n not in names["inputs"]]
@@ -83,7 +88,7 @@ def add_metadata(content: bytes, task: str, tokenizer, labels=None, seq_len: int
     with tempfile.TemporaryDirectory() as folder:
         tok_md = _tokenizer_md(metadata_info, tokenizer, folder)
         ids, mask, seg = (names["inputs"][k] for k in ("ids", "mask", "segment_ids"))
-        if task == "classify":
+        if spec.tflite_metadata == "classifier":
             if not labels:
                 raise KbertInputError("a classifier export needs its labels for the label file")
             label_path = os.path.join(folder, LABEL_FILE)
@@ -100,12 +105,8 @@ def add_metadata(content: bytes, task: str, tokenizer, labels=None, seq_len: int
             "logits": "Per-token label logits.",
         }
         outputs = [metadata_info.TensorMd(name=n, description=descriptions.get(n, n)) for n in names["outputs"]]
-        model_name, model_desc = {
-            "qa": ("BertQuestionAnswerer", f"Answer a question from a passage (seq len {seq_len})."),
-            "embed": ("TextEmbedder", "Embed text into a vector."),
-            "encoder": ("TextEmbedder", "Embed text into a vector."),
-            "ner": ("BertTokenClassifier", "Label each token."),
-        }[task]
+        model_name = spec.metadata_name or getattr(spec, "__name__", task)
+        model_desc = spec.metadata_description.format(seq_len=seq_len)
         general = metadata_info.GeneralMd(name=name or model_name, description=model_desc)
         writer = metadata_writer.MetadataWriter.create_from_metadata(
             buf,

@@ -51,7 +51,15 @@ import tempfile
 from kbert.atomic import publish_dir
 from kbert.errors import KbertInputError
 
-SERVING_TASKS = ("classify", "ner", "qa", "embed")
+# what a signature returns, by the task's `serving_outputs` (kbert.tasks.contract)
+OFFSET_OUTPUTS = ("token_labels", "answer_span")  # need each token's character offsets
+
+
+def serving_tasks() -> list[str]:
+    """The tasks with a serving signature (`serving_inputs`) in the task registry."""
+    from kbert.tasks.registry import export_names, export_spec
+
+    return [t for t in export_names() if export_spec(t).serving_inputs]
 MAX_ANSWER_TOKENS = 30
 VERSION_RE = re.compile(r"^[0-9]+$")
 
@@ -150,11 +158,11 @@ def build_archive(md, max_answer_tokens: int = MAX_ANSWER_TOKENS):
     import keras
 
     task = md.task
-    if task not in SERVING_TASKS:
-        raise KbertInputError(f"task {task!r} cannot be exported for serving; expected one of {', '.join(SERVING_TASKS)}")
+    if task not in serving_tasks():
+        raise KbertInputError(f"task {task!r} cannot be exported for serving; expected one of {', '.join(serving_tasks())}")
     if md.tokenizer is None:
         raise KbertInputError(f"{md.path}: the model directory has no tokenizer files; raw-text serving needs them")
-    if task in ("classify", "ner") and not md.labels:
+    if task_spec(task).needs_labels and not md.labels:
         raise KbertInputError(f"{md.path}: kbert.json has no 'labels' for the {task} task")
     signatures = Signatures(md, max_answer_tokens=max_answer_tokens)
     archive = keras.export.ExportArchive()
@@ -182,6 +190,7 @@ class Signatures:
         self.md = md
         self.model = md.model
         self.task = md.task
+        self.spec = task_spec(md.task)  # the task's serving inputs / outputs (kbert.tasks.contract)
         self.seq_len = int(md.seq_len)
         self.max_answer_tokens = int(max_answer_tokens)
         # None: every batch at full seq_len (the behaviour before dynamic padding)
@@ -192,7 +201,7 @@ class Signatures:
                                              segments="segment_ids" in self.input_names)
         self.preprocessor(tf.constant([""]))  # builds it: ExportArchive tracks built layers only
         self.wordpiece = isinstance(md.tokenizer, keras_hub.tokenizers.WordPieceTokenizer)
-        if task_needs_offsets(self.task) and not (self.wordpiece or hasattr(md.tokenizer, "_sentence_piece")):
+        if self.spec.serving_outputs in OFFSET_OUTPUTS and not (self.wordpiece or hasattr(md.tokenizer, "_sentence_piece")):
             raise KbertInputError(f"raw-text {self.task} export needs a WordPiece or SentencePiece tokenizer "
                                   f"(for offsets); got {type(md.tokenizer).__name__}")
         # Same truncation and length as the token packer, carrying offsets / word ids instead of ids.
@@ -204,10 +213,10 @@ class Signatures:
         self.pair = bool(md.meta.get("pair"))
 
         text = lambda name: tf.TensorSpec([None], tf.string, name=name)  # noqa: E731
-        if self.task == "qa":
+        if self.spec.serving_inputs == "question_context":
             self.raw_text = tf.function(self._qa_raw, input_signature=[text("question"), text("context")],
                                        autograph=False)
-        elif self.task == "classify" and self.pair:
+        elif self.pair:
             self.raw_text = tf.function(self._pair_raw, input_signature=[text("text"), text("text_b")],
                                        autograph=False)
         else:
@@ -218,7 +227,7 @@ class Signatures:
     # ----- raw-text signatures -------------------------------------------------------------------
     def _single_raw(self, text):
         text = clean_utf8(text)
-        if self.task == "ner":
+        if self.spec.serving_outputs == "token_labels":
             return self._ner_raw(text)
         return self._outputs(self.preprocessor(text))
 
@@ -307,7 +316,7 @@ class Signatures:
         import tensorflow as tf
 
         inputs = dict(zip(self.input_names, tensors))
-        if self.task == "qa":
+        if self.spec.serving_outputs == "answer_span":
             sep = tf.constant(self.tokenizer.sep_token_id, tf.int32)
             ctx = (inputs.get("segment_ids", tf.ones_like(inputs["token_ids"])) == 1) & (inputs["padding_mask"] > 0)
             return self._qa_outputs(inputs, context_mask=ctx & (inputs["token_ids"] != sep))
@@ -327,20 +336,24 @@ class Signatures:
         import tensorflow as tf
 
         inputs = {k: inputs[k] for k in self.input_names}
-        if self.task == "qa":
+        kind = self.spec.serving_outputs
+        if kind == "answer_span":
             return self._qa_outputs(inputs, context_mask=inputs.get("segment_ids", inputs["padding_mask"]) == 1)
-        if self.buckets is not None and self.task in ("classify", "embed"):  # per-example outputs only
+        if self.buckets is not None and self.spec.length_free_labels:  # per-example outputs only
             from kbert.inference import trim_to_bucket
 
             inputs, _ = trim_to_bucket(inputs, self.buckets)
         outputs = self.model(inputs, training=False)
-        if self.task == "embed":
-            return {"embeddings": outputs["embeddings"]}
+        if kind == "phone":  # the task's phone-facing outputs, as the TFLite file has them
+            phone_inputs = {"ids": inputs["token_ids"], "mask": inputs["padding_mask"]}
+            if "segment_ids" in inputs:
+                phone_inputs["segment_ids"] = inputs["segment_ids"]
+            return dict(self.spec.phone_graph(outputs, phone_inputs, self.md.meta))
         logits = outputs["logits"]
         probs = tf.sigmoid(logits) if self.multi_label else tf.nn.softmax(logits, axis=-1)
         label_ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
         labels = tf.gather(tf.constant(self.labels), label_ids)
-        if self.task == "ner":
+        if kind == "token_labels":
             real = inputs["padding_mask"] > 0
             return {"logits": logits, "probabilities": probs, "token_label_ids": tf.where(real, label_ids, -1),
                     "token_labels": tf.where(real, labels, "")}
@@ -378,7 +391,14 @@ class Signatures:
 
 
 def task_needs_offsets(task: str) -> bool:
-    return task in ("ner", "qa")
+    return task_spec(task).serving_outputs in OFFSET_OUTPUTS
+
+
+def task_spec(task: str):
+    """The task's registry entry (its export contract, `kbert.tasks.contract`)."""
+    from kbert.tasks.registry import export_spec
+
+    return export_spec(task)
 
 
 def _input_names(model) -> list[str]:

@@ -37,10 +37,10 @@ from kbert.errors import KbertInputError
 from kbert.export.publish import atomic_write  # noqa: F401  (kept importable from here)
 from kbert.export.tflite_convert import (INT8_MASK_FILL, MIXED_FLOAT_OPS, check_builtin_only, convert,  # noqa: F401
                                          explicit_attention, quiet_convert)
-from kbert.export.tflite_spec import (DEFAULT_RUNTIME, INPUT_NAMES, MODES, RUNTIMES, TASKS,  # noqa: F401
-                                      DATA_LENGTH_TASKS, check_mode, check_runtime, data_seq_len, default_seq_len,
+from kbert.export.tflite_spec import (DEFAULT_RUNTIME, INPUT_NAMES, MODES, RUNTIMES,  # noqa: F401
+                                      check_mode, check_runtime, data_seq_len, default_seq_len, export_tasks,
                                       infer_task, mobile_model, output_names, quantization, representative_inputs,
-                                      resolve_seq_len, token_lengths, tokenize)
+                                      resolve_seq_len, task_spec, token_lengths, tokenize)
 
 
 @dataclasses.dataclass
@@ -112,7 +112,7 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
         family = family or meta.get("family")
         trained = meta.get("seq_len")
         training_data = training_data or meta.get("data")
-        if task is None and meta.get("task") in TASKS:
+        if task is None and meta.get("task") in export_tasks():
             task = meta["task"]
     elif hasattr(model, "export_meta"):  # an in-memory kbert task model (kbert.TextClassifier, ...)
         meta = model.export_meta()
@@ -121,11 +121,12 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
         multi_label = multi_label or bool(meta.get("multi_label"))
         family = family or meta.get("family")
         trained = model.seq_len
-        if task is None and meta.get("task") in TASKS:
+        if task is None and meta.get("task") in export_tasks():
             task = meta["task"]
     task = task or infer_task(model)
-    if task not in TASKS:
-        raise KbertInputError(f"task {task!r} cannot be exported to TFLite; expected one of {', '.join(TASKS)}")
+    if task not in export_tasks():
+        raise KbertInputError(f"task {task!r} cannot be exported to TFLite; expected one of {', '.join(export_tasks())}")
+    spec = task_spec(task)
     requested = seq_len
     seq_len = resolve_seq_len(model, task, requested, trained)
     seq_len_source = ("the trained length" + (" (forced)" if requested == "trained" else "")
@@ -133,7 +134,7 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
                       "the task default" if requested in (None, "trained") else
                       "requested" + (f" (trained at {trained})" if trained is not None else ""))
     base_seq_len, data_length = seq_len, None
-    if (requested is None and heldout is not None and task in DATA_LENGTH_TASKS and tokenizer is not None
+    if (requested is None and heldout is not None and spec.length_free_labels and tokenizer is not None
             and not accuracy_gate.is_pair(heldout)):
         # the data's 99th-percentile length, if shorter than the trained one (a smaller, faster file);
         # the gate's Keras reference stays at the trained length, so what truncation costs is judged too
@@ -146,11 +147,11 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
             seq_len_source += f"; {what}"
     if per_channel is None:
         per_channel = quantization(mode, runtime) == "per-channel"
-    if task == "qa" and seq_len != 384:
+    if spec.seq_len_note and seq_len != spec.export_seq_len:
         import warnings
 
-        warnings.warn(f"the Task Library's BertQuestionAnswerer expects seq_len 384, not {seq_len}", stacklevel=2)
-    if task == "classify" and labels is None:
+        warnings.warn(spec.seq_len_note.format(seq_len=seq_len), stacklevel=2)
+    if spec.tflite_metadata == "classifier" and labels is None:  # the label file needs names
         n = int(model.output["logits"].shape[-1])
         labels = [f"label_{i}" for i in range(n)]
     if metadata and tokenizer is not None:
@@ -187,8 +188,8 @@ def export(model, out: str, mode: str = "float32", task: str | None = None, seq_
     going_out = passed or force  # a refused file is not checked further: the error says why
     # the runtime's own tokenizer on the raw strings (a plain LiteRT app tokenizes itself: nothing to run)
     checker = {"mediapipe": runtime_check.mediapipe_classifier, "tasklib": runtime_check.tasklib_classifier}.get(runtime)
-    if (going_out and checker and check_runtime_tokenizer and metadata and tokenizer is not None and task == "classify"
-            and not multi_label and not accuracy_gate.is_pair(texts)):
+    if (going_out and checker and check_runtime_tokenizer and metadata and tokenizer is not None
+            and spec.raw_string_check and not multi_label and not accuracy_gate.is_pair(texts)):
         check = checker(content, list(texts), reference["probability"], lite["probability"], labels)
         checks[check["runtime"]] = check
         if check.get("passed") is False:

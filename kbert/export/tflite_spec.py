@@ -14,7 +14,8 @@ and the fixed-shape Keras wrapper that is converted (no conversion here; see `tf
   `serving_default_ids:0`, ...).
 * **Outputs.** classify -> `probability` (softmax, or sigmoid when multi-label: MediaPipe
   `TextClassifier` reads scores as they are); qa -> `start_logits`, `end_logits`; ner -> `logits`;
-  embed/encoder -> `embeddings`. Always float32 (MediaPipe rejects int8 outputs).
+  embed/encoder -> `embeddings`: each task's `phone_graph` (`kbert.tasks.contract`), found through the
+  task registry. Always float32 (MediaPipe rejects int8 outputs).
 * **Runtimes.** `mediapipe` (default: MediaPipe Tasks 1.2.3, which also means LiteRT) and `litert`
   get per-channel dynamic-int8 dense weights (FULLY_CONNECTED v12: ~10x closer to float on MiniLM);
   `tasklib` (TFLite Task Library 0.4.4, last released 2023) gets per-tensor weights, the only
@@ -34,19 +35,36 @@ from __future__ import annotations
 from kbert.errors import KbertInputError
 
 MODES = ("float32", "float16", "dynamic-int8", "int8", "mixed")
-TASKS = ("encoder", "embed", "classify", "ner", "qa")
 RUNTIMES = ("mediapipe", "litert", "tasklib")
 DEFAULT_RUNTIME = "mediapipe"
 INPUT_NAMES = ("ids", "mask", "segment_ids")
-DEFAULT_SEQ_LEN = {"qa": 384}
 MIN_SEQ_LEN = 3  # [CLS] one token [SEP]
 DATA_LENGTH_QUANTILE = 99  # the share of held-out texts (in %) that must fit untruncated
 SEQ_LEN_MULTIPLE = 8  # export lengths are rounded up to this (XNNPACK's tiles; a stable, readable number)
-DATA_LENGTH_TASKS = ("classify", "embed", "encoder")  # labels independent of the length (not token positions)
+DEFAULT_EXPORT_SEQ_LEN = 128
+
+
+def task_spec(task: str):
+    """The export contract of `task` (its registry entry, `kbert.tasks.contract`)."""
+    from kbert.tasks.registry import export_spec
+
+    return export_spec(task)
+
+
+def export_tasks() -> list[str]:
+    """The tasks the TFLite exporter takes (the registry's)."""
+    from kbert.tasks.registry import export_names
+
+    return export_names()
+
+
+def length_free_labels(task: str) -> bool:
+    """Whether the held-out data may choose a shorter export length (labels not token positions)."""
+    return bool(task_spec(task).length_free_labels)
 
 
 def default_seq_len(task: str) -> int:
-    return DEFAULT_SEQ_LEN.get(task, 128)
+    return task_spec(task).export_seq_len or DEFAULT_EXPORT_SEQ_LEN
 
 
 def check_runtime(runtime: str) -> str:
@@ -70,12 +88,16 @@ def quantization(mode: str, runtime: str = DEFAULT_RUNTIME) -> str | None:
 
 
 def output_names(task: str) -> tuple[str, ...]:
-    return {"classify": ("probability",), "qa": ("end_logits", "start_logits"), "ner": ("logits",),
-            "embed": ("embeddings",), "encoder": ("embeddings",)}[task]
+    return tuple(task_spec(task).phone_output_names)
 
 
 def infer_task(model) -> str:
-    """The task from a contract-conforming model's output names."""
+    """The task of a registered task model (`model.task`), else from a contract-conforming model's
+    output names (a plain functional model of a built-in task)."""
+    from kbert.tasks.registry import task_of
+
+    if task_of(model):
+        return task_of(model)
     try:
         output = model.output
     except (AttributeError, ValueError):
@@ -176,8 +198,7 @@ def mobile_model(model, task: str, seq_len: int, multi_label: bool = False, batc
     for computing the Keras reference in batches)."""
     import keras
 
-    if task not in TASKS:
-        raise KbertInputError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    spec = task_spec(task)
     ins = {n: keras.Input(shape=(seq_len,), batch_size=batch_size, dtype="int32", name=n) for n in INPUT_NAMES}
     try:
         model_input = model.input
@@ -191,24 +212,8 @@ def mobile_model(model, task: str, seq_len: int, multi_label: bool = False, batc
     if "segment_ids" in names:
         feed["segment_ids"] = ins["segment_ids"]
     out = model(feed)
-    if task == "encoder" and not isinstance(out, dict):
-        out = {"sequence_output": out}
-    if task == "classify":
-        logits = out["logits"]
-        probs = keras.ops.sigmoid(logits) if multi_label else keras.ops.softmax(logits, axis=-1)
-        outputs = {"probability": probs}
-    elif task == "qa":
-        outputs = {"end_logits": out["end_logits"], "start_logits": out["start_logits"]}
-    elif task == "ner":
-        outputs = {"logits": out["logits"]}
-    elif task == "embed":
-        outputs = {"embeddings": out["embeddings"]}
-    else:  # encoder: masked mean pooling of the sequence output
-        from kbert.models import sequence_output
-
-        seq = sequence_output(out)
-        mask = keras.ops.cast(keras.ops.expand_dims(ins["mask"], -1), seq.dtype)
-        outputs = {"embeddings": keras.ops.sum(seq * mask, 1) / keras.ops.maximum(keras.ops.sum(mask, 1), 1.0)}
+    meta = model.export_meta() if callable(getattr(model, "export_meta", None)) else {}
+    outputs = dict(spec.phone_graph(out, ins, {**meta, "multi_label": bool(multi_label or meta.get("multi_label"))}))
     if "segment_ids" not in feed:
         # DistilBERT has no segment input, but the Task Library requires the tensor: keep it alive
         # with a zero-weight use so the converter does not prune it.

@@ -61,8 +61,11 @@ def _is_text(value) -> bool:
 
 
 def requests_for(task: str, model_name: str, pair: bool = False, texts=None) -> list:
-    """Sample raw-text requests for a task's `serving_default`: batch 1 and a batch of all samples."""
-    if task == "qa":
+    """Sample raw-text requests for a task's `serving_default` (its registry entry's `serving_inputs`):
+    batch 1 and a batch of all samples."""
+    from kbert.tasks.registry import export_spec
+
+    if export_spec(task).serving_inputs == "question_context":
         questions = list(texts or SAMPLE_QUESTIONS)
         contexts = (SAMPLE_CONTEXTS * len(questions))[: len(questions)]
         batches = [{"question": questions[:1], "context": contexts[:1]},

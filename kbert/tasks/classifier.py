@@ -149,6 +149,13 @@ class TextClassifier(TaskModel):
     """
 
     task = "classify"
+    # export contract (kbert.tasks.contract)
+    phone_output_names = ("probability",)
+    gate_metric = "class_probability"
+    raw_string_check = True
+    tflite_metadata = "classifier"
+    serving_outputs = "labels"
+    needs_labels = True
 
     def __init__(self, backbone, num_classes: int | None = None, labels=None, preprocessor=None,
                  multi_label: bool = False, pooling: str = "pooled", dropout: float = 0.1, pair: bool = False,
@@ -223,7 +230,9 @@ class TextClassifier(TaskModel):
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs
         return predict_labels(logits, self.label_names(), self.multi_label, self.threshold)
 
-    def phone_outputs(self, outputs) -> dict:
+    @classmethod
+    def phone_graph(cls, outputs, inputs, meta) -> dict:
+        """`probability`: softmax, or sigmoid when multi-label (MediaPipe reads scores as they are)."""
         logits = outputs["logits"]
-        probs = keras.ops.sigmoid(logits) if self.multi_label else keras.ops.softmax(logits, axis=-1)
-        return {"probability": probs}
+        multi = bool(meta.get("multi_label"))
+        return {"probability": keras.ops.sigmoid(logits) if multi else keras.ops.softmax(logits, axis=-1)}

@@ -60,6 +60,11 @@ class TextEmbedder(TaskModel):
     """
 
     task = "embed"
+    # export contract (kbert.tasks.contract)
+    phone_output_names = ("embeddings",)
+    gate_metric = "cosine"
+    metadata_name = "TextEmbedder"
+    metadata_description = "Embed text into a vector."
 
     def __init__(self, backbone, preprocessor=None, normalize: bool = True, **kwargs):
         inputs = encoder_inputs(backbone)
@@ -81,5 +86,3 @@ class TextEmbedder(TaskModel):
 
         return np.asarray(outputs["embeddings"])
 
-    def phone_outputs(self, outputs) -> dict:
-        return {"embeddings": outputs["embeddings"]}

@@ -167,6 +167,17 @@ class QuestionAnswerer(TaskModel):
     """
 
     task = "qa"
+    # export contract (kbert.tasks.contract)
+    phone_output_names = ("end_logits", "start_logits")
+    export_seq_len = 384
+    seq_len_note = "the Task Library's BertQuestionAnswerer expects seq_len 384, not {seq_len}"
+    length_free_labels = False  # labels are token positions at the trained length
+    gate_metric = "answer_span"
+    default_heldout = "question_context"
+    metadata_name = "BertQuestionAnswerer"
+    metadata_description = "Answer a question from a passage (seq len {seq_len})."
+    serving_inputs = "question_context"
+    serving_outputs = "answer_span"
     default_seq_len = 384
 
     def __init__(self, backbone, preprocessor=None, dropout: float = 0.1, doc_stride: int = 128,
@@ -217,6 +228,3 @@ class QuestionAnswerer(TaskModel):
         return postprocess(features, outputs["start_logits"], outputs["end_logits"],
                            [e["context"] for e in features["examples"]], max_answer_len=self.max_answer_len,
                            allow_no_answer=self.allow_no_answer, null_threshold=self.null_threshold)
-
-    def phone_outputs(self, outputs) -> dict:
-        return {"end_logits": outputs["end_logits"], "start_logits": outputs["start_logits"]}

@@ -8,8 +8,10 @@
 
 Each task is one class (one file under `kbert/tasks/`) that knows its name (`cls.task`), its
 features (`prepare`), loss and metrics (`default_loss`, `default_metrics`), decoding (`decode`),
-phone-facing outputs (`phone_outputs`) and what the exporters need (`export_meta`). A new task is
-a new `TaskModel` subclass passed to `register` (a decorator). Importing this module imports every
+phone-facing outputs (`phone_graph`), and its export contract (`kbert.tasks.contract`: gate metric,
+TFLite metadata, serving signature), which the exporters read through `export_spec(name)`; what a
+model's settings are for the exporters comes from `export_meta()`. A new task is a new `TaskModel`
+subclass passed to `register` (a decorator): nothing else to edit. Importing this module imports every
 built-in task module, so Keras can load any saved kbert task model (`load`).
 """
 
@@ -20,6 +22,7 @@ import os
 from kbert.errors import KbertInputError
 from kbert.tasks.classifier import TextClassifier
 from kbert.tasks.embedder import TextEmbedder
+from kbert.tasks.encoder import EncoderExport
 from kbert.tasks.question_answerer import QuestionAnswerer
 from kbert.tasks.task_model import TaskModel
 from kbert.tasks.token_classifier import TokenClassifier
@@ -40,6 +43,9 @@ def register(cls):
 for _cls in (TextClassifier, TokenClassifier, QuestionAnswerer, TextEmbedder):
     register(_cls)
 
+# export-only entries: no task model, but the TFLite exporter knows how to ship them
+EXPORT_ONLY: dict[str, type] = {EncoderExport.task: EncoderExport}
+
 
 def names() -> list[str]:
     return sorted(TASKS)
@@ -50,6 +56,21 @@ def task_class(name: str) -> type:
     if name not in TASKS:
         raise KbertInputError(f"unknown task {name!r}; expected one of {', '.join(names())}")
     return TASKS[name]
+
+
+def export_names() -> list[str]:
+    """Every task the exporters take: the registered task models and the export-only entries."""
+    return sorted(EXPORT_ONLY) + names()
+
+
+def export_spec(name: str) -> type:
+    """The export contract (`kbert.tasks.contract.ExportContract`) of task `name`: its task class,
+    or an export-only entry such as the bare `encoder`."""
+    if name in TASKS:
+        return TASKS[name]
+    if name in EXPORT_ONLY:
+        return EXPORT_ONLY[name]
+    raise KbertInputError(f"unknown task {name!r}; expected one of {', '.join(export_names())}")
 
 
 def task_of(model) -> str | None:

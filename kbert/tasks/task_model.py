@@ -34,6 +34,7 @@ from kbert.atomic import atomic_file
 from kbert.errors import KbertInputError
 from kbert.models import family_of
 from kbert.preprocessing import TextPreprocessor, preprocessor_for  # noqa: F401  (TextPreprocessor: registered)
+from kbert.tasks.contract import ExportContract
 
 
 def encoder_inputs(encoder) -> dict:
@@ -76,8 +77,9 @@ def as_texts(x) -> list:
     return [t.decode("utf-8") if isinstance(t, bytes) else t for t in list(x)]
 
 
-class TaskModel(keras.Model):
-    """Base class; subclasses set `task`, build their graph and call `_init_task`."""
+class TaskModel(keras.Model, ExportContract):
+    """Base class; subclasses set `task`, build their graph and call `_init_task`; the exporters read
+    the class's export contract (`kbert.tasks.contract`)."""
 
     task = ""              # the name in the task registry and the exporters ("classify", "ner", ...)
     default_seq_len = 128
@@ -309,9 +311,9 @@ class TaskModel(keras.Model):
         """Readable predictions from `predict`'s outputs (subclasses define them)."""
         return outputs
 
-    def phone_outputs(self, outputs) -> dict:
-        """The outputs a phone runtime reads (TFLite), from this model's outputs."""
-        return dict(outputs)
+    def phone_outputs(self, outputs, inputs=None) -> dict:
+        """The outputs a phone runtime reads (TFLite), from this model's outputs (`phone_graph`)."""
+        return self.phone_graph(outputs, inputs or {}, self.export_meta())
 
     # ----------------------------------------------------------------- saving
     def save(self, filepath, overwrite: bool = True, **kwargs):

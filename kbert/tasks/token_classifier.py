@@ -172,6 +172,14 @@ class TokenClassifier(TaskModel):
     """
 
     task = "ner"
+    # export contract (kbert.tasks.contract)
+    phone_output_names = ("logits",)
+    length_free_labels = False  # labels are token positions at the trained length
+    gate_metric = "token_labels"
+    metadata_name = "BertTokenClassifier"
+    metadata_description = "Label each token."
+    serving_outputs = "token_labels"
+    needs_labels = True
 
     def __init__(self, backbone, labels=None, num_classes: int | None = None, preprocessor=None,
                  dropout: float = 0.1, o_weight: float = 1.0, **kwargs):
