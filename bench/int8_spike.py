@@ -23,9 +23,9 @@ default mode, is the baseline beside them):
   `mixed` ops); the rest stays int8.
 * `aeq-a8w8`, `aeq-a16w8`, `aeq-fc-a8w8`: Google's `ai-edge-quantizer` (static int8 activations /
   int16 activations with int8 weights / only FULLY_CONNECTED and BATCH_MATMUL in int8) on the float
-  flatbuffer, run in its own venv (`AEQ_PYTHON`, default /work/venv-aeq/bin/python: it pins
-  ai-edge-litert and pulls litert-lm-builder, so it is kept out of the project's venv); skipped with a
-  note when that interpreter is absent. `aeq-a16w8` runs on LiteRT's reference int16 kernels on x86
+  flatbuffer, run in its own venv (`KBERT_AEQ_PYTHON`, default .venv-aeq/bin/python, created on first
+  use by scripts/make_aeq_venv.sh: it pins ai-edge-litert and pulls litert-lm-builder, so it is kept
+  out of the project's venv); skipped with a note naming the reason when that venv cannot be made. `aeq-a16w8` runs on LiteRT's reference int16 kernels on x86
   (~1-2 s per tweet): it is judged on the first `SLOW_N` validation tweets only.
 """
 
@@ -46,7 +46,7 @@ from bench.common import ROOT, note, target, write_result
 THREADS = 2
 MAX_DROP = 1.0          # points, upper end of the 95% interval (issue 14's kill criterion)
 RMSE_SCALE = 0.7        # the TF debugger guide's threshold on RMSE / scale
-AEQ_PYTHON = os.environ.get("KBERT_AEQ_PYTHON", "/work/venv-aeq/bin/python")
+AEQ_PYTHON = os.environ.get("KBERT_AEQ_PYTHON", os.path.join(ROOT, ".venv-aeq", "bin", "python"))
 AEQ_RECIPES = ("aeq-a8w8", "aeq-a16w8", "aeq-fc-a8w8")
 # int16 activations run on LiteRT's reference kernels on x86 (no XNNPACK: ~1-2 s per tweet), so that
 # variant is judged on the first SLOW_N validation tweets only (the note says how many).
@@ -159,6 +159,21 @@ def debugger_selective(model, seq_len, representative, debug_feeds, threshold=RM
         debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=dataset,
                                                              debug_options=opts)
         return bytes(debugger.get_nondebug_quantized_model()), bad, len(rows)
+
+
+def aeq_python_missing() -> str | None:
+    """None when the ai-edge-quantizer interpreter exists (made by scripts/make_aeq_venv.sh if it is the
+    default one and absent), else why not, in one line."""
+    if os.path.exists(AEQ_PYTHON):
+        return None
+    if "KBERT_AEQ_PYTHON" in os.environ:
+        return f"{AEQ_PYTHON} (KBERT_AEQ_PYTHON) not found"
+    r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "make_aeq_venv.sh")], cwd=ROOT,
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not os.path.exists(AEQ_PYTHON):
+        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
+        return f"scripts/make_aeq_venv.sh failed (exit {r.returncode}): {tail[0][:200]}"
+    return None
 
 
 def aeq_variants(float_content: bytes, calib: list, workdir: str) -> dict:
@@ -290,7 +305,8 @@ def main(argv=None):
     except Exception as e:
         variants["debugger-selective"] = {"error": f"{type(e).__name__}: {e}"[:300]}
     print("debugger-selective", json.dumps(variants["debugger-selective"], default=float), flush=True)
-    if os.path.exists(AEQ_PYTHON):
+    aeq_missing = aeq_python_missing()
+    if not aeq_missing:
         with tempfile.TemporaryDirectory(prefix="kbert-aeq-") as work:
             t = time.time()
             produced = aeq_variants(float_for_aeq(model, seq_len), representative, work)
@@ -301,7 +317,7 @@ def main(argv=None):
                                    "seconds": round((time.time() - t) / len(produced), 1)})
                 print(name, json.dumps(variants[name], default=float), flush=True)
     else:
-        parts.append(note("no_aeq", reason=f"{AEQ_PYTHON} not found (pip install ai-edge-quantizer in a separate venv)"))
+        parts.append(note("no_aeq", reason=aeq_missing))
 
     keras_acc = float((ref["probability"].argmax(-1) == labels).mean())
     setup = note("setup", train=len(train), source=source, seq_len=seq_len, val=len(labels), keras_accuracy=keras_acc,
