@@ -59,12 +59,10 @@ json.dump({"probabilities": out["probabilities"].numpy().tolist(),
 
 
 def review_sentences(n: int) -> list[str]:
-    from kbert import assets
+    from kbert.data.sources import pang_lee_rows
 
-    path = os.path.join(assets.path("gensim"), "pang_lee_polarity.cor")
-    with open(path, encoding="cp1252", errors="replace") as f:  # the file is Windows-1252, not UTF-8
-        lines = [line.split(" ", 1)[1].strip() for line in f if " " in line]
-    return lines[:n]
+    # the file is Windows-1252, not UTF-8: the parity texts keep its real characters
+    return [text.strip() for _, text in pang_lee_rows(encoding="cp1252")][:n]
 
 
 def build_model_dir(workdir: str) -> str:
@@ -104,7 +102,7 @@ def finetuned_model_dir(workdir: str, quick: bool) -> tuple[str, dict]:
 
     from kbert import assets
     from kbert.checkpoints.hf import load_hf
-    from kbert.data.datasets import sentiment_tweets
+    from kbert.data.sources import sentiment_tweets
     from kbert.model_dir import save_model_dir
     from kbert.preprocessing import preprocessor_for
     from kbert.tasks.classifier import build_classifier, compile_classifier

