@@ -5,7 +5,7 @@ not targeted.
     python -m bench.int8_spike [--quick] [--model DIR]
 
 Model: real MiniLM fine-tuned on the tweets (3 classes) with the quickstart's recipe settings
-(`kbert.cli.quickstart.FINETUNE`, fewer training tweets and one epoch to fit the time box), or a saved
+(`kbert.recipes.quickstart.FINETUNE`, fewer training tweets and one epoch to fit the time box), or a saved
 kbert model directory (`--model`, e.g. a `make quickstart` run). Calibration: training-split tweets.
 Judged on the recipe's validation split with `kbert.export.accuracy_gate` (paired non-inferiority:
 the upper end of the 95% interval of the accuracy drop vs Keras must be <= 1 point; agreement
@@ -70,7 +70,7 @@ NOTES = {
 # ---------------------------------------------------------------- model and data
 def model_and_data(args):
     """(model, tokenizer, seq_len, config, train, val, source) for the run."""
-    from kbert.cli.quickstart import FINETUNE, SMOKE
+    from kbert.recipes.quickstart import FINETUNE, SMOKE
     from kbert.recipes import finetune
     from kbert.recipes.finetune import FinetuneConfig
 

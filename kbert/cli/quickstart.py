@@ -22,12 +22,7 @@ examples:
 
 import os
 
-# The fine-tuning step: plain `kbert finetune` settings (see kbert/cli/finetune.py).
-FINETUNE = dict(task="classify", model="minilm", data="tweets", limit=3000, eval_limit=1000, seq_len=64,
-                batch_size=32, epochs=2, learning_rate=1e-4, pooling="mean", dropout=0.1, patience=1)
-# eval_limit 300: below ~200 validation examples the gate cannot show a drop <= 1 point even for an
-# exact copy (upper end of the interval 1.96 / (n + 2) x 100 points).
-SMOKE = dict(limit=200, eval_limit=300, seq_len=32, epochs=1)
+from kbert.recipes.quickstart import FINETUNE, SMOKE  # the fine-tuning step's settings
 
 SENTENCES = [
     "The cat sat quietly on the warm windowsill.",
