@@ -30,7 +30,14 @@ from kbert.output_dir import check_output_dir
 
 MODEL_FILE = "model.keras"
 META_FILE = "kbert.json"
-TASKS = ("encoder", "embed", "classify", "ner", "qa", "mlm", "pretrain")
+ENCODER_KINDS = ("encoder", "mlm", "pretrain")  # directories that hold an encoder, not a task model
+
+
+def model_kinds() -> list[str]:
+    """What a model directory's `task` may be: an encoder kind or a registered task (kbert.tasks.registry)."""
+    from kbert.tasks import registry
+
+    return list(ENCODER_KINDS) + registry.names()
 
 
 @dataclass
@@ -59,8 +66,8 @@ def save_model_dir(path, model, tokenizer, task: str, seq_len: int, labels=None,
     import kbert
     from kbert.models import family_of
 
-    if task not in TASKS:
-        raise KbertInputError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if task not in model_kinds():
+        raise KbertInputError(f"unknown task {task!r}; expected one of {', '.join(model_kinds())}")
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise KbertInputError(f"{path} exists; pass overwrite=True to replace it")
@@ -117,8 +124,9 @@ def read_meta(path) -> dict:
     for key in ("task", "seq_len"):
         if key not in meta:
             raise KbertInputError(f"{meta_path} lacks {key!r}")
-    if meta["task"] not in TASKS:
-        raise KbertInputError(f"{meta_path}: unknown task {meta['task']!r}; expected one of {', '.join(TASKS)}")
+    if meta["task"] not in model_kinds():
+        raise KbertInputError(f"{meta_path}: unknown task {meta['task']!r}; expected one of "
+                              f"{', '.join(model_kinds())}")
     seq_len = meta["seq_len"]
     if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 3:
         raise KbertInputError(f"{meta_path}: seq_len must be an integer >= 3, got {seq_len!r}")

@@ -91,3 +91,72 @@ def test_toy_task_is_servable(toy, tmp_path):
     assert sorted(out) == ["score"]
     np.testing.assert_allclose(out["score"].numpy(), toy.predict(TEXTS[:2], verbose=0)["score"], atol=1e-5)
     assert "toy_score" in serving.serving_tasks()
+
+
+class ScoreData:
+    """The toy task's data container: what the recipe asks of one (len, subset, inputs, y)."""
+
+    def __init__(self, texts, y):
+        self.texts, self.y = list(texts), np.asarray(y, "float32").reshape(-1, 1)
+
+    def __len__(self):
+        return len(self.texts)
+
+    def inputs(self):
+        return self.texts
+
+    def subset(self, index):
+        return ScoreData([self.texts[i] for i in index], self.y[np.asarray(index, int)])
+
+
+@keras.saving.register_keras_serializable(package="kbert_test_toy")
+class FileScorer(TextScorer):
+    """`TextScorer` that also reads its own data files (text,score CSV), so `kbert.recipes.finetune` trains it."""
+
+    task = "toy_file_score"
+
+    @classmethod
+    def read_file(cls, path, config, label_names=None):
+        import csv
+
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return ScoreData([r[config.text_column] for r in rows], [float(r[config.label_column]) for r in rows])
+
+
+def test_toy_task_trains_through_the_finetune_recipe(tmp_path):
+    """The recipe (`kbert finetune`'s library function) trains, evaluates and saves a task it has never
+    heard of: settings, features, metrics and the model directory all come from the registered class."""
+    import csv
+
+    from kbert.recipes.finetune import FinetuneConfig, finetune, finetune_tasks, splits, summary
+
+    data = tmp_path / "scores.csv"
+    with open(data, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(40):
+            w.writerow([TEXTS[i % len(TEXTS)], SCORES[i % len(SCORES)]])
+    from kbert.recipes import finetune as recipe
+
+    # the Keras-free fast path lists the registry's built-in fine-tunable tasks
+    assert sorted(recipe.BUILTIN_TASKS) == [n for n in finetune_tasks()
+                                            if registry.task_class(n).__module__.startswith("kbert.")]
+    registry.register(FileScorer)
+    try:
+        assert "toy_file_score" in finetune_tasks()
+        config = FinetuneConfig(task="toy_file_score", model="bert_tiny", data=str(data), seq_len=SEQ, batch_size=8,
+                                epochs=2, learning_rate=1e-3, warmup=0.0)
+        result = finetune(config, tmp_path / "run", say=lambda *_: None, verbose=0)
+        assert result["task"] == "toy_file_score" and result["sizes"] == {"train": 32, "validation": 4, "test": 4}
+        assert result["test"]["n"] == 4 and np.isfinite(result["test"]["loss"])
+        assert "loss" in summary(result)
+        loaded = registry.load(tmp_path / "run")  # the model directory holds the toy task model
+        assert isinstance(loaded, FileScorer)
+        _, _, test = splits(config)  # the saved model is the trained one: same test loss
+        mse = float(np.mean((loaded.predict(test.texts, verbose=0)["score"] - test.y) ** 2))
+        assert mse == pytest.approx(result["test"]["loss"], rel=1e-4)
+        with pytest.raises(kbert.errors.KbertInputError, match="toy_file_score"):
+            FinetuneConfig(task="nonexistent").checked()
+    finally:
+        registry.TASKS.pop(FileScorer.task, None)

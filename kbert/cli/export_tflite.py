@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 
 MODES = ("float32", "float16", "dynamic-int8", "int8", "mixed")
-TASKS = ("classify", "qa", "ner", "embed", "encoder")
 RUNTIMES = ("mediapipe", "litert", "tasklib")
 
 
@@ -33,7 +32,8 @@ def add_arguments(parser):
     parser.add_argument("--model", required=True, help="kbert model directory (model.keras + kbert.json) or a task model's .keras file")
     parser.add_argument("--out", required=True, help="output .tflite path")
     parser.add_argument("--mode", default="float32", choices=MODES)
-    parser.add_argument("--task", choices=TASKS, help="default: the task recorded in the model directory")
+    parser.add_argument("--task", metavar="TASK", help="classify, qa, ner, embed, encoder or a registered task "
+                        "(kbert.tasks.registry.export_names()); default: the task recorded in the model directory")
     parser.add_argument("--runtime", default="mediapipe",
                         help="target runtime: mediapipe (default: MediaPipe Tasks + LiteRT), litert or tasklib")
     parser.add_argument("--seq-len", help="fixed sequence length N, or 'trained' (default: the length the model "

@@ -39,7 +39,8 @@ DEFAULTS = FinetuneConfig().to_dict()  # the recipe's fields, for --config files
 
 def add_arguments(p):
     p.add_argument("--config", help="JSON config file (keys as in kbert/configs/finetune_*.json)")
-    p.add_argument("--task", choices=["classify", "ner", "qa"])
+    p.add_argument("--task", metavar="TASK", help="classify (default), ner, qa, or any task registered with "
+                   "kbert.tasks.registry (checked by the recipe)")
     p.add_argument("--model", help="preset, HF checkpoint folder or Hub name (bert-base-uncased, hf://owner/name), "
                    "saved kbert model, or 'minilm' (default)")
     p.add_argument("--tokenizer", help="tokenizer folder (needed for ALBERT presets)")

@@ -27,12 +27,27 @@ from dataclasses import dataclass
 from kbert.errors import KbertInputError
 from kbert.recipes.config import RecipeConfig
 
-TASKS = ("classify", "ner", "qa")
+
+
+# The built-in fine-tunable tasks, so that a config is checked before Keras is imported (the CLI's bad
+# input exits fast); a process that registered a task of its own has imported the registry already.
+BUILTIN_TASKS = ("classify", "ner", "qa")
+
+
+def finetune_tasks() -> list[str]:
+    """The registered tasks the recipe trains (classify, ner, qa and any task registered since)."""
+    import sys
+
+    if "kbert.tasks.registry" not in sys.modules:
+        return list(BUILTIN_TASKS)
+    from kbert.tasks import registry
+
+    return [n for n in registry.names() if registry.task_class(n).finetunable]
 
 
 @dataclass
 class FinetuneConfig(RecipeConfig):
-    task: str = "classify"           # classify / ner / qa
+    task: str = "classify"           # classify / ner / qa (finetune_tasks())
     model: str = "minilm"            # preset, minilm, HF folder or Hub name, saved kbert model
     tokenizer: str | None = None     # tokenizer folder (ALBERT presets need one)
     data: str = "tweets"             # named set, tfds:NAME or a file (kbert.recipes.finetune_data)
@@ -61,8 +76,8 @@ class FinetuneConfig(RecipeConfig):
 
     def checked(self) -> FinetuneConfig:
         """Raise `KbertInputError` on a bad value; returns the config with derived limits applied."""
-        if self.task not in TASKS:
-            raise KbertInputError(f"unknown task {self.task!r}; expected classify, ner or qa")
+        if self.task not in finetune_tasks():
+            raise KbertInputError(f"unknown task {self.task!r}; expected one of {', '.join(finetune_tasks())}")
         for key in ("epochs", "batch_size", "seq_len"):
             if int(getattr(self, key)) < 1:
                 raise KbertInputError(f"{key} must be >= 1")
@@ -90,20 +105,21 @@ def splits(config):
 
 
 # ---------------------------------------------------------------- model and features
+# The task-specific parts (constructor settings, features, metrics, plots) are the task class's
+# (`TaskModel.recipe_*` in kbert/tasks/*.py, looked up in `kbert.tasks.registry`): this file has none.
+
+
+def task_class(config: FinetuneConfig):
+    from kbert.tasks import registry
+
+    return registry.task_class(config.task)
 
 
 def build_model(config: FinetuneConfig, labels=None):
     """The registry's task model on the encoder `config.model` points to (a new head)."""
-    from kbert.tasks import registry
-
-    settings = {"classify": dict(labels=labels, multi_label=bool(config.multi_label), pooling=config.pooling,
-                                 dropout=float(config.dropout)),
-                "ner": dict(labels=labels, dropout=float(config.dropout), o_weight=float(config.o_weight)),
-                "qa": dict(dropout=float(config.dropout), doc_stride=int(config.doc_stride),
-                           max_query_len=int(config.max_query_len), max_answer_len=int(config.max_answer_len),
-                           null_threshold=float(config.null_threshold))}[config.task]
-    return registry.task_class(config.task).from_preset(config.model, tokenizer=config.tokenizer,
-                                                        seq_len=int(config.seq_len), **settings)
+    cls = task_class(config)
+    return cls.from_preset(config.model, tokenizer=config.tokenizer, seq_len=int(config.seq_len),
+                           **cls.recipe_settings(config, labels))
 
 
 def compile_model(config: FinetuneConfig, model, steps: int):
@@ -118,57 +134,15 @@ def compile_model(config: FinetuneConfig, model, steps: int):
 
 def features(config: FinetuneConfig, model, task_data, training=True):
     """(input arrays, label arrays, extra) for one split; rows with bad labels/answers are skipped."""
-    from kbert.data import tasks
-
-    tokenizer, seq_len, segments = model.tokenizer, model.seq_len, model.family != "distilbert"
-    if config.task == "classify":
-        extra = {"truncated": tasks.count_truncated(tokenizer, task_data.texts, seq_len, task_data.texts_b)}
-        return model.tokenize(task_data.inputs()), {"logits": task_data.y}, extra
-    if config.task == "ner":
-        f = tasks.ner_features(tokenizer, task_data.sentences, task_data.tags, model.label_names(), seq_len, segments,
-                               on_error="skip")
-        return tasks.model_inputs(f), {"logits": f["labels"]}, f
-    f = tasks.qa_features(tokenizer, task_data, seq_len, int(config.doc_stride), int(config.max_query_len),
-                          segments, training=training, on_error="skip")
-    return tasks.model_inputs(f), {"start_logits": f["start_positions"], "end_logits": f["end_positions"]}, f
+    return model.recipe_features(task_data, config, training=training)
 
 
 # ---------------------------------------------------------------- evaluation
 
 
 def evaluate(config: FinetuneConfig, model, x, y, extra, task_data) -> dict:
-    """Task metrics on one split (accuracy/macro-F1, entity F1, or SQuAD EM/F1)."""
-    from kbert.tasks import metrics
-
-    out = model.predict(x, batch_size=64, verbose=0)
-    if config.task == "classify":
-        logits, gold = out["logits"], y["logits"]
-        if config.multi_label:
-            pred = (logits > 0).astype("float32")
-            return {"accuracy": float((pred == gold).all(-1).mean()), "label_accuracy": float((pred == gold).mean()),
-                    "n": int(len(pred))}
-        pred, n = logits.argmax(-1), model.num_classes
-        return {"accuracy": metrics.accuracy(gold, pred), "macro_f1": metrics.macro_f1(gold, pred, list(range(n))),
-                "confusion_matrix": metrics.confusion_matrix(gold, pred, n).tolist(), "n": int(len(pred))}
-    if config.task == "ner":
-        from kbert.tasks.token_classifier import word_predictions
-
-        pred = word_predictions(out["logits"], extra["word_index"], extra["num_words"], model.label_names())
-        gold = [task_data.tags[r - 1] for r in extra["rows"]]
-        r = metrics.entity_f1(gold, pred)
-        return {k: r[k] for k in ("precision", "recall", "f1", "gold", "predicted", "correct")} | {
-            "n": len(gold), "per_type_f1": {k: v["f1"] for k, v in r["per_type"].items()}}
-    from kbert.tasks.question_answerer import postprocess
-
-    exs = extra["examples"]
-    v2 = any(not e["answers"]["text"] for e in exs)
-    preds = postprocess(extra, out["start_logits"], out["end_logits"], [e["context"] for e in exs],
-                        max_answer_len=int(config.max_answer_len), allow_no_answer=v2,
-                        null_threshold=float(config.null_threshold))
-    s = metrics.squad_scores([p["text"] for p in preds], [e["answers"]["text"] for e in exs])
-    return s | {"n": len(exs), "windows": int(len(extra["example_index"])),
-                "examples": [{"id": e.get("id"), "question": e["question"], "prediction": p["text"],
-                              "gold": e["answers"]["text"]} for e, p in list(zip(exs, preds))[:20]]}
+    """Task metrics on one split (accuracy/macro-F1, entity F1, SQuAD EM/F1: the task's `recipe_metrics`)."""
+    return model.recipe_metrics(x, y, extra, task_data, config)
 
 
 # ---------------------------------------------------------------- the job
@@ -183,17 +157,16 @@ def finetune(config, workdir, say=print, verbose=1) -> dict:
 
     from kbert.model_dir import save_model_dir
     from kbert.training.callbacks import epoch_checkpoints
-    from kbert.training.curves import plot_confusion, plot_history
+    from kbert.training.curves import plot_history
 
     config = as_config(config)
     out, t0 = os.fspath(workdir), time.time()
     keras.utils.set_random_seed(int(config.seed))
     task = config.task
     train, val, test = splits(config)
-    labels = None if task == "qa" else train.label_names
+    labels = train.label_names if task_class(config).needs_labels else None
     model = build_model(config, labels)
-    if task == "qa":
-        model.allow_no_answer = train.unanswerable() > 0
+    model.recipe_fit_data(train)
     say(f"encoder: {config.model} ({model.family}, {model.backbone.count_params():,} parameters)")
     say(f"data: {config.data}: {len(train)} train / {len(val)} validation / {len(test)} test"
         + (f", labels {labels}" if labels else ""))
@@ -219,11 +192,7 @@ def finetune(config, workdir, say=print, verbose=1) -> dict:
               "test": evaluate(config, model, x_te, y_te, ex_te, test),
               "train_seconds": round(train_s, 1), "train_cpu_seconds": round(train_cpu, 1), "total_seconds": None,
               "config": config.to_dict()}
-    if task == "classify":
-        result["truncated"] = {"train": ex_tr["truncated"], "validation": ex_va["truncated"]}
-        model.pair = train.texts_b is not None
-    else:
-        result["feature_stats"] = {"train": ex_tr["stats"], "validation": ex_va["stats"]}
+    result.update(model.recipe_report(ex_tr, ex_va))
     meta = {"metrics": {k: v for k, v in result["test"].items() if isinstance(v, (int, float))}}
     history = open(history_csv).read() if os.path.exists(history_csv) else ""
     save_model_dir(out, model, model.tokenizer, task=task, seq_len=int(config.seq_len), labels=labels,
@@ -231,9 +200,7 @@ def finetune(config, workdir, say=print, verbose=1) -> dict:
     with open(os.path.join(out, "history.csv"), "w") as f:
         f.write(history)
     plots = [plot_history(os.path.join(out, "history.csv"), os.path.join(out, "training_curves.png"))]
-    if task == "classify" and "confusion_matrix" in result["test"]:
-        plots.append(plot_confusion(result["test"]["confusion_matrix"], labels,
-                                    os.path.join(out, "confusion_matrix.png")))
+    plots += model.recipe_plots(result, out)
     result["plots"] = [os.path.basename(p) for p in plots if p]
     result["total_seconds"] = round(time.time() - t0, 1)
     with open(os.path.join(out, "metrics.json"), "w") as f:
@@ -243,11 +210,8 @@ def finetune(config, workdir, say=print, verbose=1) -> dict:
 
 def summary(result) -> str:
     """One line: the test figures and the training time."""
+    from kbert.tasks import registry
+
     t = result["test"]
-    if result["task"] == "classify":
-        figs = f"accuracy {t['accuracy']:.4f}" + (f", macro-F1 {t['macro_f1']:.4f}" if "macro_f1" in t else "")
-    elif result["task"] == "ner":
-        figs = f"entity P {t['precision']:.4f} R {t['recall']:.4f} F1 {t['f1']:.4f}"
-    else:
-        figs = f"EM {t['exact_match']:.1f}, F1 {t['f1']:.1f}"
-    return f"test ({t['n']} examples): {figs}; trained in {result['train_seconds']:.0f}s"
+    return (f"test ({t['n']} examples): {registry.task_class(result['task']).summary_figures(t)}; "
+            f"trained in {result['train_seconds']:.0f}s")

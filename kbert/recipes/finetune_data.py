@@ -11,6 +11,9 @@ train / validation / test splits (Flax's `input_pipeline.py`).
 - ner: `wnut16`, `tfds:conll2003`, FILE.conll|.txt (token ... tag per line);
 - qa: `handwritten` (kbert's 35 SQuAD v2 questions), `tfds:squad`, `tfds:squad/v2.0`, FILE.json|.jsonl.
 
+Named sets come from `kbert.data.sources`, files are read by the task class (`read_file`, so a task
+registered later reads its own files).
+
 Without `eval_data`, local and named sets are split 80/10/10 (seeded, stratified by class); TFDS
 sets use their train and validation splits. An evaluation file's labels take the training data's
 ids: a label training never saw is an error naming the file and row.
@@ -41,9 +44,10 @@ def read_data(config, spec: str, label_names=None):
     `label_names` (the training data's) fixes the label ids of an evaluation file."""
     from kbert.data import datasets
     from kbert.errors import KbertInputError
+    from kbert.tasks import registry
 
     task = config.task
-    if spec in NAMED[task]:
+    if spec in sources.named(task):
         data = sources.load(spec)
     elif spec.startswith("tfds:"):
         name, _, split = spec[5:].partition(":")
@@ -52,16 +56,9 @@ def read_data(config, spec: str, label_names=None):
                                   f"{[n for n, s in datasets.TFDS.items() if s['task'] == task]}")
         data = datasets.load_tfds(name, split or "train")
     elif os.path.isfile(spec):
-        if task == "classify":
-            read = datasets.read_jsonl_classification if spec.endswith(".jsonl") else datasets.read_csv
-            data = read(spec, config.text_column, config.label_column, config.text_b_column, label_names=label_names,
-                        multi_label=config.multi_label)
-        elif task == "ner":
-            data = datasets.read_conll(spec, label_names=label_names)
-        else:
-            data = datasets.read_squad(spec)
+        data = registry.task_class(task).read_file(spec, config, label_names=label_names)
     else:
-        raise KbertInputError(f"--data {spec}: not a file, a tfds: name, or one of {sorted(NAMED[task])}")
+        raise KbertInputError(f"--data {spec}: not a file, a tfds: name, or one of {sources.named(task)}")
     return data
 
 
@@ -74,15 +71,15 @@ def splits(config):
     if config.eval_data:
         # the evaluation file's labels take the training data's ids (never a list of its own)
         train = data
-        evaluation = read_data(config, config.eval_data, None if config.task == "qa" else data.label_names)
+        evaluation = read_data(config, config.eval_data, getattr(data, "label_names", None))
         val, test = evaluation, evaluation
     elif config.data.startswith("tfds:") and ":" not in config.data[5:]:
         name = config.data[5:]
         train, val = data, read_data(config, f"tfds:{name}:{TFDS_VALIDATION.get(name, 'validation')}")
         test = val
     else:
-        strat = getattr(data, "y", None)
-        strat = strat if strat is not None and strat.ndim == 1 else None
+        # stratified by class for single-label classification (not by a regression target or tags)
+        strat = data.y if isinstance(data, datasets.ClassificationData) and data.y.ndim == 1 else None
         tr, va, te = datasets.split(len(data), (0.8, 0.1, 0.1), seed=seed, stratify=strat)
         train, val, test = data.subset(tr), data.subset(va), data.subset(te)
     return (sample(train, config.limit, seed), sample(val, config.eval_limit, seed + 1),

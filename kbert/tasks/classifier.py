@@ -156,6 +156,7 @@ class TextClassifier(TaskModel):
     tflite_metadata = "classifier"
     serving_outputs = "labels"
     needs_labels = True
+    raw_string_dataset = True
 
     def __init__(self, backbone, num_classes: int | None = None, labels=None, preprocessor=None,
                  multi_label: bool = False, pooling: str = "pooled", dropout: float = 0.1, pair: bool = False,
@@ -236,3 +237,57 @@ class TextClassifier(TaskModel):
         logits = outputs["logits"]
         multi = bool(meta.get("multi_label"))
         return {"probability": keras.ops.sigmoid(logits) if multi else keras.ops.softmax(logits, axis=-1)}
+
+    # ----------------------------------------------------------------- the fine-tuning recipe
+    @classmethod
+    def recipe_settings(cls, config, labels=None) -> dict:
+        return dict(labels=labels, multi_label=bool(config.multi_label), pooling=config.pooling,
+                    dropout=float(config.dropout))
+
+    @classmethod
+    def read_file(cls, path, config, label_names=None):
+        """FILE.csv|.tsv|.jsonl with `config.text_column` / `label_column` (/ `text_b_column`)."""
+        from kbert.data.files import read_csv, read_jsonl_classification
+
+        read = read_jsonl_classification if path.endswith(".jsonl") else read_csv
+        return read(path, config.text_column, config.label_column, config.text_b_column, label_names=label_names,
+                    multi_label=config.multi_label)
+
+    def recipe_fit_data(self, data) -> None:
+        self.pair = data.texts_b is not None
+
+    def recipe_features(self, data, config, training=True):
+        from kbert.data.tasks import count_truncated
+
+        extra = {"truncated": count_truncated(self.tokenizer, data.texts, self.seq_len, data.texts_b)}
+        return self.tokenize(data.inputs()), {"logits": data.y}, extra
+
+    def recipe_metrics(self, x, y, extra, data, config) -> dict:
+        """Accuracy, macro-F1 and the confusion matrix (multi-label: exact-match and per-label accuracy)."""
+        from kbert.tasks import metrics
+
+        logits, gold = self.predict(x, batch_size=64, verbose=0)["logits"], y["logits"]
+        if self.multi_label:
+            pred = (logits > 0).astype("float32")
+            return {"accuracy": float((pred == gold).all(-1).mean()), "label_accuracy": float((pred == gold).mean()),
+                    "n": int(len(pred))}
+        pred, n = logits.argmax(-1), self.num_classes
+        return {"accuracy": metrics.accuracy(gold, pred), "macro_f1": metrics.macro_f1(gold, pred, list(range(n))),
+                "confusion_matrix": metrics.confusion_matrix(gold, pred, n).tolist(), "n": int(len(pred))}
+
+    def recipe_report(self, train_extra, validation_extra) -> dict:
+        return {"truncated": {"train": train_extra["truncated"], "validation": validation_extra["truncated"]}}
+
+    def recipe_plots(self, result, out) -> list:
+        import os
+
+        from kbert.training.curves import plot_confusion
+
+        if "confusion_matrix" not in result["test"]:
+            return []
+        return [plot_confusion(result["test"]["confusion_matrix"], self.label_names(),
+                               os.path.join(out, "confusion_matrix.png"))]
+
+    @classmethod
+    def summary_figures(cls, test) -> str:
+        return f"accuracy {test['accuracy']:.4f}" + (f", macro-F1 {test['macro_f1']:.4f}" if "macro_f1" in test else "")

@@ -65,6 +65,8 @@ class TextEmbedder(TaskModel):
     gate_metric = "cosine"
     metadata_name = "TextEmbedder"
     metadata_description = "Embed text into a vector."
+    finetunable = False  # no labelled objective of its own: compile(loss=...) and fit
+    raw_string_dataset = True
 
     def __init__(self, backbone, preprocessor=None, normalize: bool = True, **kwargs):
         inputs = encoder_inputs(backbone)

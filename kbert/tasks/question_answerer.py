@@ -228,3 +228,49 @@ class QuestionAnswerer(TaskModel):
         return postprocess(features, outputs["start_logits"], outputs["end_logits"],
                            [e["context"] for e in features["examples"]], max_answer_len=self.max_answer_len,
                            allow_no_answer=self.allow_no_answer, null_threshold=self.null_threshold)
+
+    # ----------------------------------------------------------------- the fine-tuning recipe
+    @classmethod
+    def recipe_settings(cls, config, labels=None) -> dict:
+        return dict(dropout=float(config.dropout), doc_stride=int(config.doc_stride),
+                    max_query_len=int(config.max_query_len), max_answer_len=int(config.max_answer_len),
+                    null_threshold=float(config.null_threshold))
+
+    @classmethod
+    def read_file(cls, path, config, label_names=None):
+        """FILE.json (SQuAD) or .jsonl (one example per line)."""
+        from kbert.data.files import read_squad
+
+        return read_squad(path)
+
+    def recipe_fit_data(self, data) -> None:
+        self.allow_no_answer = data.unanswerable() > 0
+
+    def recipe_features(self, data, config, training=True):
+        from kbert.data.tasks import model_inputs, qa_features
+
+        f = qa_features(self.tokenizer, data, self.seq_len, int(config.doc_stride), int(config.max_query_len),
+                        self.family != "distilbert", training=training, on_error="skip")
+        return model_inputs(f), {"start_logits": f["start_positions"], "end_logits": f["end_positions"]}, f
+
+    def recipe_metrics(self, x, y, extra, data, config) -> dict:
+        """SQuAD exact match and token F1 over the best span of each question's windows."""
+        from kbert.tasks import metrics
+
+        out = self.predict(x, batch_size=64, verbose=0)
+        exs = extra["examples"]
+        v2 = any(not e["answers"]["text"] for e in exs)
+        preds = postprocess(extra, out["start_logits"], out["end_logits"], [e["context"] for e in exs],
+                            max_answer_len=int(config.max_answer_len), allow_no_answer=v2,
+                            null_threshold=float(config.null_threshold))
+        s = metrics.squad_scores([p["text"] for p in preds], [e["answers"]["text"] for e in exs])
+        return s | {"n": len(exs), "windows": int(len(extra["example_index"])),
+                    "examples": [{"id": e.get("id"), "question": e["question"], "prediction": p["text"],
+                                  "gold": e["answers"]["text"]} for e, p in list(zip(exs, preds))[:20]]}
+
+    def recipe_report(self, train_extra, validation_extra) -> dict:
+        return {"feature_stats": {"train": train_extra["stats"], "validation": validation_extra["stats"]}}
+
+    @classmethod
+    def summary_figures(cls, test) -> str:
+        return f"EM {test['exact_match']:.1f}, F1 {test['f1']:.1f}"

@@ -83,6 +83,8 @@ class TaskModel(keras.Model, ExportContract):
 
     task = ""              # the name in the task registry and the exporters ("classify", "ner", ...)
     default_seq_len = 128
+    finetunable = True     # `kbert finetune --task NAME` (kbert.recipes.finetune) takes it
+    raw_string_dataset = False  # fit/predict take a tf.data.Dataset of raw strings (features in-graph)
 
     # ----------------------------------------------------------------- construction
     def _init_task(self, backbone, preprocessor, inputs, outputs, name=None, compile=True, **kwargs):
@@ -257,7 +259,7 @@ class TaskModel(keras.Model, ExportContract):
     def _as_arrays(self, x, y=None, training=False):
         if self.is_raw_input(x):
             return self.prepare(x, y, training=training)
-        if y is not None:
+        if y is not None and not isinstance(y, dict):  # a dict is keyed by output already
             y = self.label_arrays(y)
         return self._map_dataset(x), y, None
 
@@ -272,7 +274,7 @@ class TaskModel(keras.Model, ExportContract):
         flat = tf.nest.flatten(head)
         if not flat or not all(isinstance(s, tf.TensorSpec) and s.dtype == tf.string for s in flat):
             return x
-        if self.task not in ("classify", "embed") or self.preprocessor is None:
+        if not self.raw_string_dataset or self.preprocessor is None:
             raise KbertInputError(f"a dataset of raw strings needs host-side features for {self.task}; "
                                   "pass lists of examples to fit/predict instead")
         pre = self.preprocessor
@@ -314,6 +316,46 @@ class TaskModel(keras.Model, ExportContract):
     def phone_outputs(self, outputs, inputs=None) -> dict:
         """The outputs a phone runtime reads (TFLite), from this model's outputs (`phone_graph`)."""
         return self.phone_graph(outputs, inputs or {}, self.export_meta())
+
+    # ----------------------------------------------------------------- the fine-tuning recipe
+    # What `kbert.recipes.finetune` asks the task (a new task overrides what its data needs; the
+    # defaults suit a task whose data container has `inputs()` / `y` and whose metric is its loss).
+    @classmethod
+    def recipe_settings(cls, config, labels=None) -> dict:
+        """Constructor arguments from a `FinetuneConfig` and the training data's label names."""
+        return {"labels": labels} if cls.needs_labels else {}
+
+    @classmethod
+    def read_file(cls, path: str, config, label_names=None):
+        """A local data file (`--data FILE`) as this task's data container; `label_names` (the
+        training data's) fix the label ids of an evaluation file."""
+        raise KbertInputError(f"--data {path}: task {cls.task!r} reads no data files; use a named set or tfds: name")
+
+    def recipe_fit_data(self, data) -> None:
+        """Settings learned from the training data before training (pairs, unanswerable questions)."""
+
+    def recipe_features(self, data, config, training: bool = True):
+        """(input arrays, label arrays, extra) of one split; `extra` feeds `recipe_metrics`/`recipe_report`."""
+        x, y, extra = self.prepare(data.inputs(), getattr(data, "y", None), training=training)
+        return x, y, dict(extra or {})
+
+    def recipe_metrics(self, x, y, extra, data, config) -> dict:
+        """The task metrics of one split (default: the compiled loss and metrics)."""
+        scores = keras.Model.evaluate(self, x, y, batch_size=64, verbose=0, return_dict=True)
+        return {k: float(v) for k, v in scores.items()} | {"n": int(len(next(iter(x.values()))))}
+
+    def recipe_report(self, train_extra: dict, validation_extra: dict) -> dict:
+        """Extra entries of metrics.json about the features (truncation, windows)."""
+        return {}
+
+    def recipe_plots(self, result: dict, out: str) -> list:
+        """Extra plots of a finished run, written into `out` (paths)."""
+        return []
+
+    @classmethod
+    def summary_figures(cls, test: dict) -> str:
+        """The headline test figures of a run, for one line of the CLI."""
+        return ", ".join(f"{k} {v:.4f}" for k, v in test.items() if isinstance(v, float))
 
     # ----------------------------------------------------------------- saving
     def save(self, filepath, overwrite: bool = True, **kwargs):

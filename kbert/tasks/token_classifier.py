@@ -270,3 +270,40 @@ class TokenClassifier(TaskModel):
                 ents.append({"entity": typ, "text": text, "start": start, "end": end, "words": [i, j + 1]})
             result.append(ents)
         return result
+
+    # ----------------------------------------------------------------- the fine-tuning recipe
+    @classmethod
+    def recipe_settings(cls, config, labels=None) -> dict:
+        return dict(labels=labels, dropout=float(config.dropout), o_weight=float(config.o_weight))
+
+    @classmethod
+    def read_file(cls, path, config, label_names=None):
+        """FILE.conll|.txt: token ... tag per line, sentences apart by blank lines."""
+        from kbert.data.files import read_conll
+
+        return read_conll(path, label_names=label_names)
+
+    def recipe_features(self, data, config, training=True):
+        from kbert.data.tasks import model_inputs, ner_features
+
+        f = ner_features(self.tokenizer, data.sentences, data.tags, self.label_names(), self.seq_len,
+                         self.family != "distilbert", on_error="skip")
+        return model_inputs(f), {"logits": f["labels"]}, f
+
+    def recipe_metrics(self, x, y, extra, data, config) -> dict:
+        """Entity precision / recall / F1 (seqeval's strict IOB2), per entity type too."""
+        from kbert.tasks import metrics
+
+        out = self.predict(x, batch_size=64, verbose=0)
+        pred = word_predictions(out["logits"], extra["word_index"], extra["num_words"], self.label_names())
+        gold = [data.tags[r - 1] for r in extra["rows"]]
+        r = metrics.entity_f1(gold, pred)
+        return {k: r[k] for k in ("precision", "recall", "f1", "gold", "predicted", "correct")} | {
+            "n": len(gold), "per_type_f1": {k: v["f1"] for k, v in r["per_type"].items()}}
+
+    def recipe_report(self, train_extra, validation_extra) -> dict:
+        return {"feature_stats": {"train": train_extra["stats"], "validation": validation_extra["stats"]}}
+
+    @classmethod
+    def summary_figures(cls, test) -> str:
+        return f"entity P {test['precision']:.4f} R {test['recall']:.4f} F1 {test['f1']:.4f}"
