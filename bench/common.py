@@ -49,6 +49,7 @@ THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "T
 TEMPLATES = {
     "target_met": "{name}: met ({value:.4g} {op} {limit:.4g}).",
     "target_missed": "{name}: missed ({value:.4g}, limit {op} {limit:.4g}; off by {excess:.1%}).",
+    "target_missed_by": "{name}: missed ({value:.4g}, limit {op} {limit:.4g}; off by {diff:.4g}).",
     "target_met_interval": "{name}: met (median {value:.4g}, 95% interval {lo:.4g}-{hi:.4g} over {rounds} "
                            "interleaved rounds; its {end} end {end_value:.4g} {op} {limit:.4g}).",
     "target_missed_interval": "{name}: missed (median {value:.4g}, 95% interval {lo:.4g}-{hi:.4g} over {rounds} "
@@ -150,7 +151,10 @@ def target(name: str, value: float, limit: float, better: str = "lower", interva
     check = value if interval is None else float(interval["hi"] if lower else interval["lo"])
     met = check <= limit if lower else check >= limit
     excess = 0.0 if met else (check / limit - 1 if lower else 1 - check / limit) if limit else float("inf")
-    if interval is None:
+    if interval is None and not met and not limit:  # a relative excess over a zero limit means nothing
+        part = note("common:target_missed_by", name=name, value=value, op=op, limit=float(limit),
+                    diff=round(abs(check - limit), 4))
+    elif interval is None:
         part = note("common:target_met" if met else "common:target_missed", name=name, value=value, op=op,
                     limit=float(limit), excess=round(excess, 4))
     else:

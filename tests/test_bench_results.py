@@ -156,6 +156,8 @@ def test_ratio_interval_and_target_use_the_upper_end():
     assert common.target("t", r["median"], 1.05, interval=r)["met"] is False  # median under, upper end over
     assert common.target("t", 0.9, 1.0, interval={"lo": 0.8, "hi": 0.95, "rounds": 5})["met"] is True
     assert common.target("acc", 0.9, 0.8, better="higher")["met"] is True
+    gain = common.target("gain", -0.078, 0.0, better="higher")  # a zero limit: the miss is told as a difference
+    assert gain["met"] is False and gain["note"].endswith("off by 0.078).") and "inf" not in gain["note"]
 
 
 def test_readme_block_replacement():
