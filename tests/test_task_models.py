@@ -260,3 +260,27 @@ def test_saved_classifier_exports_to_tflite_and_serving_without_kbert_json(tmp_p
     keras_probs = tf.nn.softmax(clf.predict(["what a lovely day"], verbose=0)["logits"]).numpy()
     np.testing.assert_allclose(out["probabilities"].numpy(), keras_probs, atol=1e-5)
     assert out["labels"].numpy()[0].decode() == clf.predict(["what a lovely day"], decode=True, verbose=0)[0]
+
+
+def test_unused_pooler_is_frozen_so_training_does_not_warn():
+    """Heads that do not read the pooled output (NER, QA, mean/cls pooling) freeze BERT's pooler, as HF builds
+    them without one: fit prints no "Gradients do not exist" warning; a pooled classifier trains it again."""
+    import warnings
+
+    import kbert
+    from kbert.preprocessing import TextPreprocessor
+
+    tok = kbert.tokenizers.wordpiece(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"])
+    enc = kbert.models.backbone("bert_tiny", vocabulary_size=8, max_sequence_length=16)
+    pre = TextPreprocessor(tok, seq_len=8)
+    pooler = enc.get_layer("pooled_dense")
+    clf = kbert.TextClassifier(enc, labels=["neg", "pos"], pooling="mean", preprocessor=pre)
+    assert not pooler.trainable and not any("pooled_dense" in v.path for v in clf.trainable_variables)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(["good film", "bad film"], ["pos", "neg"], epochs=1, verbose=0)
+    assert not [w for w in caught if "Gradients do not exist" in str(w.message)]
+    pooled = kbert.TextClassifier(enc, labels=["neg", "pos"], pooling="pooled", preprocessor=pre)
+    assert pooler.trainable and any("pooled_dense" in v.path for v in pooled.trainable_variables)
+    assert not kbert.TokenClassifier(enc, labels=["O", "B-X"], preprocessor=pre).get_layer(enc.name) \
+        .get_layer("pooled_dense").trainable

@@ -168,7 +168,8 @@ class TextClassifier(TaskModel):
         _check(num_classes, multi_label, pooling)
         inputs = encoder_inputs(backbone)
         logits = classifier_logits(backbone, inputs, int(num_classes), dropout, pooling)
-        self._init_task(backbone, preprocessor, inputs, {"logits": logits}, **kwargs)
+        self._init_task(backbone, preprocessor, inputs, {"logits": logits},
+                        pooler_used=pooling == "pooled" and family_of(backbone) != "distilbert", **kwargs)
         self.num_classes, self.labels = int(num_classes), labels
         self.multi_label, self.pooling, self.dropout = bool(multi_label), pooling, float(dropout)
         self.pair, self.threshold = bool(pair), float(threshold)

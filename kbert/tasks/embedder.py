@@ -71,7 +71,7 @@ class TextEmbedder(TaskModel):
     def __init__(self, backbone, preprocessor=None, normalize: bool = True, **kwargs):
         inputs = encoder_inputs(backbone)
         self._init_task(backbone, preprocessor, inputs,
-                        {"embeddings": embedding_output(backbone, inputs, normalize)}, **kwargs)
+                        {"embeddings": embedding_output(backbone, inputs, normalize)}, pooler_used=False, **kwargs)
         self.normalize = bool(normalize)
         self._finish_init()
 

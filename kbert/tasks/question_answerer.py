@@ -184,7 +184,8 @@ class QuestionAnswerer(TaskModel):
                  max_query_len: int = 64, max_answer_len: int = 30, allow_no_answer: bool = False,
                  null_threshold: float = 0.0, **kwargs):
         inputs = encoder_inputs(backbone)
-        self._init_task(backbone, preprocessor, inputs, span_outputs(backbone, inputs, dropout), **kwargs)
+        self._init_task(backbone, preprocessor, inputs, span_outputs(backbone, inputs, dropout), pooler_used=False,
+                        **kwargs)
         self.dropout, self.doc_stride, self.max_query_len = float(dropout), int(doc_stride), int(max_query_len)
         self.max_answer_len, self.allow_no_answer = int(max_answer_len), bool(allow_no_answer)
         self.null_threshold = float(null_threshold)

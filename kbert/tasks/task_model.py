@@ -87,8 +87,18 @@ class TaskModel(keras.Model, ExportContract):
     raw_string_dataset = False  # fit/predict take a tf.data.Dataset of raw strings (features in-graph)
 
     # ----------------------------------------------------------------- construction
-    def _init_task(self, backbone, preprocessor, inputs, outputs, name=None, compile=True, **kwargs):
+    def _init_task(self, backbone, preprocessor, inputs, outputs, name=None, compile=True, pooler_used=None,
+                   **kwargs):
+        """`pooler_used`: whether the outputs read the backbone's pooled output. False freezes the
+        pooler (BERT/ALBERT's `pooled_dense`), as Hugging Face builds token-level heads without one:
+        it gets no gradient, so training it would only make Keras warn "Gradients do not exist for
+        variables ['pooled_dense/kernel', ...]"; True makes it trainable again (a backbone reused
+        from such a model); None (a task that does not say) leaves it as it is."""
         super().__init__(inputs=inputs, outputs=outputs, name=name or self.task_name(), **kwargs)
+        if pooler_used is not None:
+            pooler = next((layer for layer in backbone.layers if layer.name == "pooled_dense"), None)
+            if pooler is not None:
+                pooler.trainable = bool(pooler_used)
         self.backbone = backbone
         self.preprocessor = preprocessor
         self._compile_on_init = compile

@@ -191,7 +191,7 @@ class TokenClassifier(TaskModel):
             raise KbertInputError(f"a token classifier needs labels (or num_classes >= 2), got {labels or num_classes}")
         inputs = encoder_inputs(backbone)
         logits = token_logits(backbone, inputs, int(num_classes), dropout)
-        self._init_task(backbone, preprocessor, inputs, {"logits": logits}, **kwargs)
+        self._init_task(backbone, preprocessor, inputs, {"logits": logits}, pooler_used=False, **kwargs)
         self.num_classes, self.labels = int(num_classes), labels
         self.dropout, self.o_weight = float(dropout), float(o_weight)
         self._finish_init()
