@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from kbert.errors import KbertInputError
 from kbert.recipes.config import RecipeConfig
 
-
-
 # The built-in fine-tunable tasks, so that a config is checked before Keras is imported (the CLI's bad
 # input exits fast); a process that registered a task of its own has imported the registry already.
 BUILTIN_TASKS = ("classify", "ner", "qa")
@@ -132,19 +130,6 @@ def compile_model(config: FinetuneConfig, model, steps: int):
     return model
 
 
-def features(config: FinetuneConfig, model, task_data, training=True):
-    """(input arrays, label arrays, extra) for one split; rows with bad labels/answers are skipped."""
-    return model.recipe_features(task_data, config, training=training)
-
-
-# ---------------------------------------------------------------- evaluation
-
-
-def evaluate(config: FinetuneConfig, model, x, y, extra, task_data) -> dict:
-    """Task metrics on one split (accuracy/macro-F1, entity F1, SQuAD EM/F1: the task's `recipe_metrics`)."""
-    return model.recipe_metrics(x, y, extra, task_data, config)
-
-
 # ---------------------------------------------------------------- the job
 
 
@@ -170,9 +155,10 @@ def finetune(config, workdir, say=print, verbose=1) -> dict:
     say(f"encoder: {config.model} ({model.family}, {model.backbone.count_params():,} parameters)")
     say(f"data: {config.data}: {len(train)} train / {len(val)} validation / {len(test)} test"
         + (f", labels {labels}" if labels else ""))
-    x_tr, y_tr, ex_tr = features(config, model, train)
-    x_va, y_va, ex_va = features(config, model, val, training=False)
-    x_te, y_te, ex_te = (x_va, y_va, ex_va) if test is val else features(config, model, test, training=False)
+    # features (rows with bad labels / answers skipped) and metrics are the task class's
+    x_tr, y_tr, ex_tr = model.recipe_features(train, config)
+    x_va, y_va, ex_va = model.recipe_features(val, config, training=False)
+    x_te, y_te, ex_te = (x_va, y_va, ex_va) if test is val else model.recipe_features(test, config, training=False)
     batch, epochs = int(config.batch_size), int(config.epochs)
     compile_model(config, model, steps=epochs * -(-len(next(iter(x_tr.values()))) // batch))
     work = os.path.join(out, "training")
@@ -188,8 +174,8 @@ def finetune(config, workdir, say=print, verbose=1) -> dict:
         model.load_weights(os.path.join(work, "best.weights.h5"))  # also right after a resumed run
     result = {"task": task, "model": config.model, "family": model.family, "data": config.data,
               "sizes": {"train": len(train), "validation": len(val), "test": len(test)},
-              "validation": evaluate(config, model, x_va, y_va, ex_va, val),
-              "test": evaluate(config, model, x_te, y_te, ex_te, test),
+              "validation": model.recipe_metrics(x_va, y_va, ex_va, val, config),
+              "test": model.recipe_metrics(x_te, y_te, ex_te, test, config),
               "train_seconds": round(train_s, 1), "train_cpu_seconds": round(train_cpu, 1), "total_seconds": None,
               "config": config.to_dict()}
     result.update(model.recipe_report(ex_tr, ex_va))
