@@ -269,9 +269,6 @@ class QuestionAnswerer(TaskModel):
                     "examples": [{"id": e.get("id"), "question": e["question"], "prediction": p["text"],
                                   "gold": e["answers"]["text"]} for e, p in list(zip(exs, preds))[:20]]}
 
-    def recipe_report(self, train_extra, validation_extra) -> dict:
-        return {"feature_stats": {"train": train_extra["stats"], "validation": validation_extra["stats"]}}
-
     @classmethod
     def summary_figures(cls, test) -> str:
         return f"EM {test['exact_match']:.1f}, F1 {test['f1']:.1f}"

@@ -355,8 +355,11 @@ class TaskModel(keras.Model, ExportContract):
         return {k: float(v) for k, v in scores.items()} | {"n": int(len(next(iter(x.values()))))}
 
     def recipe_report(self, train_extra: dict, validation_extra: dict) -> dict:
-        """Extra entries of metrics.json about the features (truncation, windows)."""
-        return {}
+        """Extra entries of metrics.json about the features: their `stats` (skipped rows, windows) where
+        the feature builder counted them (NER, QA)."""
+        if "stats" not in train_extra:
+            return {}
+        return {"feature_stats": {"train": train_extra["stats"], "validation": validation_extra["stats"]}}
 
     def recipe_plots(self, result: dict, out: str) -> list:
         """Extra plots of a finished run, written into `out` (paths)."""

@@ -301,9 +301,6 @@ class TokenClassifier(TaskModel):
         return {k: r[k] for k in ("precision", "recall", "f1", "gold", "predicted", "correct")} | {
             "n": len(gold), "per_type_f1": {k: v["f1"] for k, v in r["per_type"].items()}}
 
-    def recipe_report(self, train_extra, validation_extra) -> dict:
-        return {"feature_stats": {"train": train_extra["stats"], "validation": validation_extra["stats"]}}
-
     @classmethod
     def summary_figures(cls, test) -> str:
         return f"entity P {test['precision']:.4f} R {test['recall']:.4f} F1 {test['f1']:.4f}"
