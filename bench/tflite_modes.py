@@ -214,7 +214,7 @@ def minilm_modes(model, tok, train, val, test, modes, seqs, side: dict) -> dict:
             right = int((lt.argmax(-1) == y_test).sum())
             test_drop = accuracy_gate.paired_drop(kt.argmax(-1) == y_test, lt.argmax(-1) == y_test)
             m = {"size_mb": round(len(content) / 1e6, 2), "convert_s": round(convert_s, 1),
-                 "latency_ms": round(interp_latency(content, feed), 1),
+                 "latency_ms": round(interp_latency(content, feed), 3),
                  "test_accuracy": round(right / len(y_test), 4), "test_accuracy_ci95": wilson(right, len(y_test)),
                  "test_drop_points": round(test_drop["metric_drop_points"], 2),
                  "test_drop_ci95": [round(x, 2) for x in test_drop["metric_drop_ci95"]],
@@ -224,7 +224,7 @@ def minilm_modes(model, tok, train, val, test, modes, seqs, side: dict) -> dict:
                           "near_ties": gate["near_ties"], "max_abs_diff": round(gate["max_abs_diff"], 4),
                           "passed": gate["passed"]}}
             if "int8" in mode or mode == "mixed":
-                m["latency_ms_xnnpack_latest"] = round(interp_latency(content, feed, latest=True), 1)
+                m["latency_ms_xnnpack_latest"] = round(interp_latency(content, feed, latest=True), 3)
             m["seconds"] = round(time.time() - t, 1)
             rows[mode] = m
             print("minilm_l6", seq, mode, m, flush=True)
@@ -313,9 +313,9 @@ def main(argv=None):
             t = time.time()
             content = tflite.convert(model, mode, "classify", SEQ, representative=rep)
             m = {"size_mb": round(len(content) / 1e6, 2), "convert_s": round(time.time() - t, 1),
-                 "latency_ms": round(interp_latency(content, feed), 1)}
+                 "latency_ms": round(interp_latency(content, feed), 3)}
             if "int8" in mode:
-                m["latency_ms_xnnpack_latest"] = round(interp_latency(content, feed, latest=True), 1)
+                m["latency_ms_xnnpack_latest"] = round(interp_latency(content, feed, latest=True), 3)
             row[mode] = m
             print(name, mode, m, f"{time.time() - t0:.0f}s", flush=True)
             if (name, mode) in (("bert_base", "float32"), ("bert_base", "dynamic-int8"), ("bert_base", "int8"),

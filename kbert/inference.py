@@ -17,10 +17,14 @@ graph compiles once: a smaller batch is padded up to `batch` and the outputs sli
 batch or another `seq_len` is an error (compile another function, one per serving shape).
 
 Dynamic padding (`buckets=`): Hugging Face pads each batch to its longest text, which for short
-texts is worth more than int8. With `buckets=(16, 32, 64, 128)` (or `"auto"`) the callable takes
-inputs of any length <= `seq_len`, trims the padding to the smallest bucket that holds the batch's
-longest row and runs the graph compiled for that (batch, bucket) shape: XLA compiles a handful of
-shapes, not one per batch. Outputs equal the full-length ones on the real tokens; token-level
+texts is worth more than int8. With `buckets="auto"` (every 8 tokens up to 128, then every 32:
+`DEFAULT_BUCKETS`) or your own lengths, the callable takes inputs of any length <= `seq_len`, trims
+the padding to the smallest bucket that holds the batch's longest row and runs the graph compiled
+for that (batch, bucket) shape on first use (under a second for MiniLM at batch 32): at most 16
+shapes up to 128, not one per batch, and at most 7 padding tokens per row up to 128 (Hugging Face's
+`pad_to_multiple_of=8`). Coarser buckets such as (16, 32, 64, 128) compile fewer graphs but pad
+more; bench/dynamic_padding.py measures both on real tweets (positions fed vs exact padding, and
+speed against ONNX Runtime). Outputs equal the full-length ones on the real tokens; token-level
 outputs (`sequence_output`, per-token logits) cover the bucket's positions only.
 
     >>> fast = compile_encoder(encoder, batch=2, seq_len=16, buckets=(8, 16))
@@ -39,7 +43,8 @@ from __future__ import annotations
 
 from kbert.errors import KbertInputError
 
-DEFAULT_BUCKETS = (16, 32, 64, 128, 256, 512)
+# every 8 tokens up to 128 (what short texts need), then every 32 up to BERT's 512
+DEFAULT_BUCKETS = tuple(range(8, 128, 8)) + tuple(range(128, 513, 32))
 
 
 def configure_threads(intra: int | None = None, inter: int | None = 1) -> bool:
@@ -65,8 +70,8 @@ def _input_names(model) -> list[str]:
 def bucket_lengths(seq_len: int, buckets="auto") -> tuple[int, ...]:
     """The sorted bucket lengths for `seq_len`: those < seq_len, then seq_len itself (always a bucket).
 
-    >>> bucket_lengths(128)
-    (16, 32, 64, 128)
+    >>> bucket_lengths(64)
+    (8, 16, 24, 32, 40, 48, 56, 64)
     >>> bucket_lengths(100, (64, 32, 256))
     (32, 64, 100)
     """

@@ -93,7 +93,8 @@ def test_bucket_lengths_and_graph_trim():
 
     from kbert.inference import bucket_lengths, pick_bucket, trim_to_bucket
 
-    assert bucket_lengths(128) == (16, 32, 64, 128) and bucket_lengths(20, [8]) == (8, 20)
+    assert bucket_lengths(128) == tuple(range(8, 129, 8)) and bucket_lengths(20, [8]) == (8, 20)
+    assert bucket_lengths(512)[-5:] == (384, 416, 448, 480, 512) and bucket_lengths(130)[-2:] == (128, 130)
     assert pick_bucket(9, (8, 16, 32)) == 16 and pick_bucket(0, (8, 16)) == 8 and pick_bucket(99, (8, 16)) == 16
     with pytest.raises(KbertInputError, match="buckets"):
         bucket_lengths(16, "many")

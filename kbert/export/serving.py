@@ -28,9 +28,9 @@ Signatures (all inputs are batches; outputs have readable names):
 that need the text (offsets, tokens, answer text).
 
 Dynamic padding: for `classify` and `embed`, the model runs on the batch padded to the smallest
-length bucket (`kbert.inference.bucket_lengths(seq_len)`: 16, 32, 64, ... up to `seq_len`) that holds
-its longest text, not to the full `seq_len` (outputs equal within float tolerance; a graph per
-bucket shape, a handful in all). `ner` and `qa`, whose outputs are per token, run at full length.
+length bucket (`kbert.inference.bucket_lengths(seq_len)`: every 8 tokens up to 128, then every 32, up
+to `seq_len`) that holds its longest text, not to the full `seq_len` (outputs equal within float
+tolerance). `ner` and `qa`, whose outputs are per token, run at full length.
 
 Defined behaviour for odd input: an empty string is `[CLS] [SEP]`; bytes that are not UTF-8 are
 replaced by U+FFFD (offsets then count characters of that repaired text, as Python's
