@@ -17,6 +17,12 @@ pools) each run in their own subprocess, with torch measured again inside it, so
 torch vs Keras in the same process, interleaved (torch, A, B, torch, A, B, ...) and reduced to
 medians: contention from other jobs on a shared machine hits both sides alike.
 
+`tflite_fp32` (batch 1, the default config only): the encoder converted to a float32 `.tflite` with
+kbert's converter (`kbert.export.tflite_convert`, sequence output) and run by LiteRT with its
+default XNNPACK delegate, 2 threads, as an app or a batch-1 server would. The recommended float path
+at each batch size is the faster of `xla` and (batch 1) `tflite_fp32` in this run's medians: that is
+the path the targets judge and the result names.
+
 ONNX Runtime (`ort_fp32`, the default config only): the same torch model exported to ONNX, optimized
 with `onnxruntime.transformers.optimizer` (bench/ort.py), 2 intra-op threads, timed in the same
 interleaved rounds. Each ratio comes with a 95% bootstrap interval over the per-round ratios; a target
@@ -41,10 +47,12 @@ from bench.common import note, ratio, target, write_result
 NOTES = {
     "setup": "seq {seq}, torch {torch_threads} threads (torch.set_num_threads), ONNX Runtime {torch_threads} intra-op "
              "threads, TF default thread pools unless the config says otherwise; configs run: {configs}. Recommended "
-             "path = kbert.inference.compile_encoder (tf.function jit_compile=True, fixed shapes) with TF defaults. "
+             "float path = the faster, in this run, of kbert.inference.compile_encoder (tf.function jit_compile=True, "
+             "fixed shapes, TF defaults) and, at batch 1, a float32 .tflite on LiteRT (XNNPACK, 2 threads). "
              "{rounds_b1} interleaved rounds at batch 1, {rounds} at larger batches (one call of each side per round; "
              "ratios per round, median and 95% bootstrap interval); {seconds:.0f} s in all.",
     "missed": "Missed: {gaps}. Not profiled in this run.",
+    "recommended": "Recommended float path by measurement: {paths}.",
 }
 
 MODELS = ("bert_base", "distilbert_base", "albert_base", "minilm_l6")
@@ -57,7 +65,6 @@ CONFIGS = {
     "xla_legacy_runtime": {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"},
     "xla_xnnpack": {"XLA_FLAGS": "--xla_cpu_use_xnnpack=true"},
 }
-RECOMMENDED = ("default", "xla")  # (config, variant): kbert.inference.compile_encoder, TF defaults
 SEQ = 128
 TORCH_THREADS = 2
 
@@ -94,6 +101,29 @@ def load_pair(name: str, tmp: str, dtypes=("float32",)):
         torch_model.save_pretrained(path)
     keras_models = {d: load_hf(path, dtype=d, with_tokenizer=False).backbone for d in dtypes}
     return torch_model, keras_models
+
+
+def tflite_float32(keras_model, feed) -> bytes:
+    """Float32 flatbuffer of the encoder's sequence output at the feed's (batch, seq) shape."""
+    import keras
+
+    from kbert.export.tflite_convert import explicit_attention, quiet_convert, tflite_converter
+    from kbert.models import sequence_output
+
+    # inputs in sorted order: TF's converter feeds a Keras 3 functional model its inputs as a list, which Keras
+    # maps onto a dict input in sorted key order (another order silently falls back to a path that fails)
+    ins = {k: keras.Input(shape=feed[k].shape[1:], batch_size=feed[k].shape[0], dtype="int32", name=k)
+           for k in sorted(feed)}
+    with explicit_attention(keras_model):
+        wrapper = keras.Model(ins, {"sequence_output": sequence_output(keras_model(ins))})
+        return quiet_convert(tflite_converter(wrapper, "float32"))
+
+
+def tflite_runner(content: bytes, feed, threads: int):
+    from kbert.export.litert import interpreter
+
+    runner = interpreter(content, num_threads=threads).get_signature_runner()
+    return lambda: runner(**feed)["sequence_output"]
 
 
 def child(args) -> dict:
@@ -144,6 +174,8 @@ def child(args) -> dict:
                 if "xla_bf16" in vs:
                     fast16 = compile_encoder(keras_models["mixed_bfloat16"], batch, SEQ)
                     fns["xla_bf16"] = lambda: fast16(tf_feed)
+                if "tflite_fp32" in vs and batch == 1:
+                    fns["tflite_fp32"] = tflite_runner(tflite_float32(keras_model, feed), feed, TORCH_THREADS)
                 if "ort_fp32" in vs:
                     from bench import ort
 
@@ -190,6 +222,12 @@ def child(args) -> dict:
     return out
 
 
+def recommended_variant(row: dict) -> str:
+    """The faster of kbert's float paths measured in the default config (`xla`, and `tflite_fp32` at batch 1)."""
+    measured = [v for v in ("xla", "tflite_fp32") if row.get(f"{v}_ms") is not None]
+    return min(measured, key=lambda v: row[f"{v}_ms"]) if measured else "xla"
+
+
 def run_config(config: str, models, batches, variants, repeats, repeats_b1, timeout, large_variants=None) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **CONFIGS[config]}
     cmd = [sys.executable, "-m", "bench.encoder_latency", "--child", "--models", ",".join(models),
@@ -231,15 +269,16 @@ def main(argv=None):
     batches = [int(b) for b in args.batches.split(",")]
     if args.quick:
         configs = args.configs.split(",") if args.configs else ["default"]
-        # quick: the recommended path (XLA) against torch; the full run adds predict / tf.function / bf16
-        variants = args.variants.split(",") if args.variants else ["xla", "ort_fp32"]
+        # quick: the candidate recommended paths (XLA, TFLite at batch 1) against torch and ORT; the full run adds
+        # predict / tf.function / bf16
+        variants = args.variants.split(",") if args.variants else ["xla", "tflite_fp32", "ort_fp32"]
         # batch 32 is the expensive part: quick mode times only the recommended path against torch and ORT
         large = args.large_variants.split(",") if args.large_variants else ["xla", "ort_fp32"]
         repeats, repeats_b1 = args.repeats or 5, args.repeats_b1 or 8
     else:
         configs = args.configs.split(",") if args.configs else list(CONFIGS)
         variants = args.variants.split(",") if args.variants else ["predict", "tf_function", "xla", "xla_bf16",
-                                                                   "ort_fp32"]
+                                                                   "tflite_fp32", "ort_fp32"]
         large = args.large_variants.split(",") if args.large_variants else variants
         repeats, repeats_b1 = args.repeats or 7, args.repeats_b1 or 15
     figures, t0 = {}, time.time()
@@ -264,13 +303,16 @@ def main(argv=None):
                     figures[model][b][f"{config}.torch_ms"] = row.get("torch_ms")
 
     # Targets: the recommended path vs torch and vs ORT fp32 at both batch sizes, every model.
-    targets, gaps = {}, []
-    cfg, variant = RECOMMENDED
+    targets, gaps, chosen = {}, [], []
     for base in ("torch", "ort_fp32"):
-        key = f"{variant}_vs_{base}" if cfg == "default" else f"{cfg}.{variant}_vs_{base}"
         for model in models:
             for b in batches:
                 row = figures.get(model, {}).get(f"batch{b}", {})
+                variant = recommended_variant(row)
+                row["recommended"] = variant
+                if base == "torch":
+                    chosen.append(f"{model} batch {b}: {variant}")
+                key = f"{variant}_vs_{base}"
                 if row.get(key) is None:
                     continue
                 lo, hi = row[f"{key}_interval"]
@@ -290,6 +332,7 @@ def main(argv=None):
     figures["targets"] = targets
     notes = [note("setup", seq=SEQ, torch_threads=TORCH_THREADS, configs=", ".join(configs), rounds=repeats,
                   rounds_b1=repeats_b1, seconds=round(time.time() - t0))]
+    notes.append(note("recommended", paths="; ".join(chosen)))
     if gaps:
         notes.append(note("missed", gaps="; ".join(gaps)))
     write_result("encoder_latency", figures, notes, quick=args.quick,

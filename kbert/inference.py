@@ -12,7 +12,10 @@
 Why (measured in bench/encoder_latency.py, against `transformers` on torch CPU, side by side):
 `model.predict` pays Keras' per-call data-adapter overhead and `tf.function` without XLA runs the
 graph op by op; `jit_compile=True` with fully static shapes lets XLA fuse attention, GELU and
-layer norm into a few kernels, which is what brings batch 1 below torch. Shapes are fixed so the
+layer norm into a few kernels, which is what brings batch 1 below torch. For one text at a time the
+same bench also times a float32 `.tflite` on LiteRT (XNNPACK; `kbert export tflite --mode float32`,
+`kbert.export.litert`) and names the faster path per batch size (`recommended` in bench/RESULTS.md's
+encoder_latency rows). Shapes are fixed so the
 graph compiles once: a smaller batch is padded up to `batch` and the outputs sliced back; a longer
 batch or another `seq_len` is an error (compile another function, one per serving shape).
 
