@@ -23,8 +23,8 @@ Dynamic padding (`buckets=`): Hugging Face pads each batch to its longest text, 
 texts is worth more than int8. With `buckets="auto"` (every 8 tokens up to 128, then every 32:
 `DEFAULT_BUCKETS`) or your own lengths, the callable takes inputs of any length <= `seq_len`, trims
 the padding to the smallest bucket that holds the batch's longest row and runs the graph compiled
-for that (batch, bucket) shape on first use (under a second for MiniLM at batch 32): at most 16
-shapes up to 128, not one per batch, and at most 7 padding tokens per row up to 128 (Hugging Face's
+for that (batch, bucket) shape, compiled on its first use: at most 16 shapes up to 128, not one per
+batch, and at most 7 padding tokens per row up to 128 (Hugging Face's
 `pad_to_multiple_of=8`). Coarser buckets such as (16, 32, 64, 128) compile fewer graphs but pad
 more; bench/dynamic_padding.py measures both on real tweets (positions fed vs exact padding, and
 speed against ONNX Runtime). Outputs equal the full-length ones on the real tokens; token-level
