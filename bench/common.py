@@ -100,17 +100,32 @@ def timeit(fn, repeats: int = 10, warmup: int = 2) -> dict:
     return {"median_ms": statistics.median(times), "min_ms": min(times), "repeats": repeats}
 
 
-def interleaved_rounds(calls: dict, rounds: int = 5, per_round: int = 3, warmup: int = 1) -> dict:
+SETTLE_S = 0.1  # untimed work of each side before its timed calls in a round (see interleaved_rounds)
+
+
+def interleaved_rounds(calls: dict, rounds: int = 5, per_round: int = 3, warmup: int = 1,
+                       settle: dict | None = None, settle_s: float = SETTLE_S) -> dict:
     """{name: [median ms of each round]}: every round times `per_round` calls of each callable in turn.
 
     A change of machine load then hits all sides alike; ratios are taken round by round (`ratio`).
+    Before its timed calls in a round each side runs untimed for `settle_s` (calls of `settle[name]` where
+    given, e.g. the same runtime on a smaller input, else of the side itself; at least one call): a runtime's
+    worker threads keep spinning for a while after its call returns (ONNX Runtime's intra-op pool, torch's
+    OpenMP pool) and would slow whichever side is timed next, and a pool that went idle needs some work to get
+    back to speed. So each side is timed as it runs on its own, back to back.
     """
     for fn in calls.values():
         for _ in range(warmup):
             fn()
+    settle = settle or {}
     out = {k: [] for k in calls}
     for _ in range(rounds):
         for k, fn in calls.items():
+            warm, start = settle.get(k, fn), time.perf_counter()
+            while True:
+                warm()
+                if time.perf_counter() - start >= settle_s:
+                    break
             ts = []
             for _ in range(per_round):
                 t = time.perf_counter()
@@ -118,6 +133,17 @@ def interleaved_rounds(calls: dict, rounds: int = 5, per_round: int = 3, warmup:
                 ts.append((time.perf_counter() - t) * 1000)
             out[k].append(statistics.median(ts))
     return out
+
+
+def litert_call(content: bytes, feed: dict, threads: int = 2, output: str | None = None, latest: bool = False):
+    """A no-argument callable running a flatbuffer's default signature on `feed` with LiteRT (XNNPACK), returning
+    its outputs (or the one named `output`). `latest`: XNNPACK's latest features on (an opt-in of LiteRT)."""
+    from kbert.export.litert import interpreter
+
+    runner = interpreter(content, num_threads=threads, latest_features=latest).get_signature_runner()
+    if output is None:
+        return lambda: runner(**feed)
+    return lambda: runner(**feed)[output]
 
 
 def ratio(a: list, b: list, seed: int = 0, draws: int = 2000) -> dict:

@@ -15,7 +15,10 @@ recommended path) and `xla_bf16` (the same in mixed bfloat16; its max abs diff v
 reported). Runtime settings that must be fixed before TensorFlow starts (oneDNN, XLA flags, thread
 pools) each run in their own subprocess, with torch measured again inside it, so every ratio is
 torch vs Keras in the same process, interleaved (torch, A, B, torch, A, B, ...) and reduced to
-medians: contention from other jobs on a shared machine hits both sides alike.
+medians: contention from other jobs on a shared machine hits both sides alike. In each round a side first runs
+untimed for `bench.common.SETTLE_S` (at batch 32 on its batch-1 input, which is cheaper), so it is not timed while
+the previous side's worker threads still spin (ONNX Runtime's do after each call, by default) and it is timed as
+it runs on its own, back to back.
 
 `tflite_fp32` (batch 1, the default config only): the encoder converted to a float32 `.tflite` with
 kbert's converter (`kbert.export.tflite_convert`, sequence output) and run by LiteRT with its
@@ -42,15 +45,16 @@ import time
 
 import numpy as np
 
-from bench.common import note, ratio, target, write_result
+from bench.common import SETTLE_S, interleaved_rounds, litert_call, note, ratio, target, write_result
 
 NOTES = {
     "setup": "seq {seq}, torch {torch_threads} threads (torch.set_num_threads), ONNX Runtime {torch_threads} intra-op "
              "threads, TF default thread pools unless the config says otherwise; configs run: {configs}. Recommended "
              "float path = the faster, in this run, of kbert.inference.compile_encoder (tf.function jit_compile=True, "
              "fixed shapes, TF defaults) and, at batch 1, a float32 .tflite on LiteRT (XNNPACK, 2 threads). "
-             "{rounds_b1} interleaved rounds at batch 1, {rounds} at larger batches (one call of each side per round; "
-             "ratios per round, median and 95% bootstrap interval); {seconds:.0f} s in all.",
+             "{rounds_b1} interleaved rounds at batch 1, {rounds} at larger batches (one timed call of each side per "
+             "round, after {settle_s} s of untimed calls of the same side, at batch 1; ratios per round, median and "
+             "95% bootstrap interval); {seconds:.0f} s in all.",
     "missed": "Missed: {gaps}. Not profiled in this run.",
     "recommended": "Recommended float path by measurement: {paths}.",
 }
@@ -119,13 +123,6 @@ def tflite_float32(keras_model, feed) -> bytes:
         return quiet_convert(tflite_converter(wrapper, "float32"))
 
 
-def tflite_runner(content: bytes, feed, threads: int):
-    from kbert.export.litert import interpreter
-
-    runner = interpreter(content, num_threads=threads).get_signature_runner()
-    return lambda: runner(**feed)["sequence_output"]
-
-
 def child(args) -> dict:
     """Measure inside this process (its environment already holds the config's settings)."""
     inter = os.environ.get("KBERT_BENCH_INTER_OP")
@@ -147,6 +144,7 @@ def child(args) -> dict:
             torch_model, keras_models = load_pair(name, tmp, dtypes)
             keras_model = keras_models["float32"]
             rng = np.random.default_rng(0)
+            smallest = {}  # variant -> its callable at the first (smallest) batch: what the rounds settle with
             for batch in [int(b) for b in args.batches.split(",")]:
                 vs = variants if batch == 1 else large_variants
                 ids = rng.integers(1000, torch_model.config.vocab_size, size=(batch, SEQ)).astype("int32")
@@ -175,7 +173,8 @@ def child(args) -> dict:
                     fast16 = compile_encoder(keras_models["mixed_bfloat16"], batch, SEQ)
                     fns["xla_bf16"] = lambda: fast16(tf_feed)
                 if "tflite_fp32" in vs and batch == 1:
-                    fns["tflite_fp32"] = tflite_runner(tflite_float32(keras_model, feed), feed, TORCH_THREADS)
+                    fns["tflite_fp32"] = litert_call(tflite_float32(keras_model, feed), feed, TORCH_THREADS,
+                                                      output="sequence_output")
                 if "ort_fp32" in vs:
                     from bench import ort
 
@@ -198,13 +197,11 @@ def child(args) -> dict:
                     if v != "torch":
                         seq = np.asarray(sequence_output(results[v]), dtype="float32")
                         diffs[v] = float(np.abs(seq - ref).max())
-                times = {v: [] for v in fns}
+                for v, fn in fns.items():
+                    smallest.setdefault(v, fn)
                 repeats = args.repeats_b1 if batch == 1 else args.repeats
-                for _ in range(repeats):  # interleaved: torch, A, B, torch, A, B, ...
-                    for v, fn in fns.items():
-                        t = time.perf_counter()
-                        fn()
-                        times[v].append((time.perf_counter() - t) * 1000)
+                # interleaved: torch, A, B, torch, A, B, ...; each timed call after SETTLE_S of the same side
+                times = interleaved_rounds(fns, rounds=repeats, per_round=1, warmup=0, settle=smallest)
                 med = {v: statistics.median(ts) for v, ts in times.items()}
                 row = {f"{v}_ms": round(m, 2) for v, m in med.items()}
                 for base in ("torch", "ort_fp32"):  # per-round ratios: median + 95% interval
@@ -331,7 +328,7 @@ def main(argv=None):
                 row["best_setting"], row["best_vs_torch"] = best, ratios[best]
     figures["targets"] = targets
     notes = [note("setup", seq=SEQ, torch_threads=TORCH_THREADS, configs=", ".join(configs), rounds=repeats,
-                  rounds_b1=repeats_b1, seconds=round(time.time() - t0))]
+                  rounds_b1=repeats_b1, settle_s=SETTLE_S, seconds=round(time.time() - t0))]
     notes.append(note("recommended", paths="; ".join(chosen)))
     if gaps:
         notes.append(note("missed", gaps="; ".join(gaps)))

@@ -17,7 +17,9 @@ Latency: median of `invoke()` in the LiteRT interpreter (`ai_edge_litert`, XNNPA
 modes also with `experimental_default_delegate_latest_features=True` (XNNPACK's newer kernels).
 The latencies the claims compare (BERT-base float32 / int8 modes, DistilBERT float32, torch) are
 measured again at the end **interleaved**: one call of each in turn, `ROUNDS` times, medians, so a
-change of machine load hits every side alike (`figures["side_by_side_ms"]`).
+change of machine load hits every side alike (`figures["side_by_side_ms"]`); each timed call comes after
+`bench.common.SETTLE_S` of untimed calls of the same side, so no side is timed while the previous one's worker
+threads still spin (`bench.common.interleaved_rounds`).
 Claims checked: int8 file <= 0.26x float32; ALBERT file <= 1.0x parameter bytes; DistilBERT
 latency <= 0.55x BERT-base; BERT-base int8 latency vs torch (target <= 0.5x); modes lose <= 1 point.
 
@@ -31,9 +33,10 @@ the upper end of its 95% interval is.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
-from bench.common import interleaved_rounds, note, ratio, target, timeit, write_result
+from bench.common import SETTLE_S, interleaved_rounds, litert_call, note, ratio, target, timeit, write_result
 
 SEQ = 128
 MINILM_SEQS = (64, 128)
@@ -49,7 +52,8 @@ ROUNDS = 15
 ORT_ROUNDS = 7
 NOTES = {
     "setup": "Per-mode latencies: medians of 10 runs, taken minutes apart; claim ratios come from interleaved "
-             "medians. Random weights for BERT/DistilBERT/ALBERT-base; MiniLM fine-tuned by kbert's recipe on "
+             "medians, each side timed after {settle_s} s of its own untimed calls. Random weights for "
+             "BERT/DistilBERT/ALBERT-base; MiniLM fine-tuned by kbert's recipe on "
              "{train} tweets ({epochs} epoch, 64 tokens), Keras test accuracy {keras_test}; per mode at seq "
              "{seqs}: accuracy with its 95% interval on {test} test tweets, the gate's paired drop and agreement "
              "(near ties < {tie_margin} excluded) on {val} validation tweets. ONNX Runtime side by side: "
@@ -60,18 +64,8 @@ NOTES = {
 }
 
 
-def interp_call(content, feed, latest=False):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_content=content, num_threads=THREADS,
-                         experimental_default_delegate_latest_features=latest)
-    interp.allocate_tensors()
-    runner = interp.get_signature_runner()
-    return lambda: runner(**feed)
-
-
 def interp_latency(content, feed, latest=False, repeats=10):
-    return timeit(interp_call(content, feed, latest), repeats=repeats, warmup=2)["median_ms"]
+    return timeit(litert_call(content, feed, THREADS, latest=latest), repeats=repeats, warmup=2)["median_ms"]
 
 
 def torch_call():
@@ -88,20 +82,6 @@ def torch_call():
             model(input_ids=ids, attention_mask=mask)
 
     return call
-
-
-def interleaved(calls: dict, rounds: int = ROUNDS, warmup: int = 2) -> dict:
-    """{name: median ms} timing one call of each in turn per round (load changes hit all alike)."""
-    import statistics
-
-    times = {k: [] for k in calls}
-    for r in range(warmup + rounds):
-        for k, fn in calls.items():
-            t = time.perf_counter()
-            fn()
-            if r >= warmup:
-                times[k].append((time.perf_counter() - t) * 1000)
-    return {k: round(statistics.median(v), 1) for k, v in times.items()}
 
 
 def ort_side_by_side(models, side: dict, feed: dict, targets: dict) -> dict:
@@ -133,7 +113,7 @@ def ort_side_by_side(models, side: dict, feed: dict, targets: dict) -> dict:
             with torch.inference_mode():
                 return torch_model(input_ids=t_ids, attention_mask=t_mask).logits
 
-        calls = {"tflite_dynamic_int8": interp_call(side[f"{name} dynamic-int8"], feed), "torch": run_torch,
+        calls = {"tflite_dynamic_int8": litert_call(side[f"{name} dynamic-int8"], feed, THREADS), "torch": run_torch,
                  "ort_fp32": ort.feed_fn(sessions["ort_fp32"], ids, mask),
                  "ort_int8": ort.feed_fn(sessions["ort_int8"], ids, mask)}
         times = interleaved_rounds(calls, rounds=ORT_ROUNDS, per_round=3, warmup=2)
@@ -333,10 +313,11 @@ def main(argv=None):
     if not args.quick and not args.base_only:
         calls = {"torch bert_base": torch_call()}
         for key, content in side.items():
-            calls[key] = interp_call(content, feed)
+            calls[key] = litert_call(content, feed, THREADS)
             if "int8" in key:
-                calls[key + " xnnpack_latest"] = interp_call(content, feed, latest=True)
-        ms = interleaved(calls)
+                calls[key + " xnnpack_latest"] = litert_call(content, feed, THREADS, latest=True)
+        ms = {k: round(statistics.median(v), 1)
+              for k, v in interleaved_rounds(calls, rounds=ROUNDS, per_round=1, warmup=2).items()}
         figures["side_by_side_ms"] = ms
         print("interleaved medians (ms):", ms, flush=True)
         torch_ms = ms["torch bert_base"]
@@ -371,7 +352,7 @@ def main(argv=None):
     if setup:
         notes.insert(0, note("setup", **setup, seqs=" and ".join(map(str, MINILM_SEQS)),
                              tie_margin=accuracy_gate.TIE_MARGIN, ort_rounds=ORT_ROUNDS, per_round=3,
-                             ort_models=", ".join(ort_models) or "none"))
+                             settle_s=SETTLE_S, ort_models=", ".join(ort_models) or "none"))
         for seq, rows in figures["models"]["minilm_l6"]["by_seq_len"].items():
             notes.append(note("minilm_modes", seq=seq, rows=mode_summary(rows)))
     else:

@@ -160,6 +160,21 @@ def test_ratio_interval_and_target_use_the_upper_end():
     assert gain["met"] is False and gain["note"].endswith("off by 0.078).") and "inf" not in gain["note"]
 
 
+def test_interleaved_rounds_settles_each_side_before_timing_it():
+    events = []
+    calls = {"a": lambda: events.append("a"), "b": lambda: events.append("b")}
+    settle = {"b": lambda: events.append("b_small")}
+    times = common.interleaved_rounds(calls, rounds=3, per_round=2, warmup=1, settle=settle, settle_s=0.0)
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3} and all(t >= 0 for v in times.values() for t in v)
+    # warm-up once each, then per round: one settle call (a: itself, b: its smaller input) and two timed calls
+    assert events[:2] == ["a", "b"] and events[2:] == ["a", "a", "a", "b_small", "b", "b"] * 3
+    events.clear()
+    common.interleaved_rounds({"a": lambda: events.append("a")}, rounds=1, per_round=1, warmup=0,
+                              settle={"a": lambda: (events.append("s"), __import__("time").sleep(0.01))},
+                              settle_s=0.035)
+    assert events.count("s") >= 3 and events[-1] == "a"  # untimed calls until settle_s has passed
+
+
 def test_readme_block_replacement():
     text = f"a\n{report.BEGIN}\nold\n{report.END}\nb\n"
     new = report.replace_block(text, "| t |")

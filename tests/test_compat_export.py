@@ -49,6 +49,17 @@ def test_explicit_attention_restores_and_checks_version(monkeypatch):
     assert attention.dropout_rate(layer) == 0.0
 
 
+def test_litert_interpreter_runs_with_and_without_latest_xnnpack_features(tiny_tflite):
+    from bench.common import litert_call
+
+    x = {"x": np.linspace(-1, 1, 8, dtype="float32")[None]}
+    plain, latest = (litert_call(tiny_tflite[1], x, latest=f)() for f in (False, True))
+    assert list(plain) == list(latest) and len(plain) == 1
+    (name,) = plain
+    assert plain[name].shape == (1, 4) and np.allclose(plain[name], latest[name], atol=1e-6)
+    assert np.allclose(litert_call(tiny_tflite[1], x, output=name)(), plain[name])
+
+
 def test_tflite_compat_signatures_ops_and_version(tiny_tflite, monkeypatch):
     import tensorflow as tf
 

@@ -40,9 +40,11 @@ def litert_version() -> str:
     return getattr(ai_edge_litert, "__version__", "unknown")
 
 
-def interpreter(content: bytes, num_threads: int = 2, allocate: bool = True):
-    """A LiteRT interpreter on flatbuffer bytes (default XNNPACK delegate on)."""
-    interp = _interpreter_class()(model_content=bytes(content), num_threads=num_threads)
+def interpreter(content: bytes, num_threads: int = 2, allocate: bool = True, latest_features: bool = False):
+    """A LiteRT interpreter on flatbuffer bytes (default XNNPACK delegate on; `latest_features`: with the
+    delegate's newest, opt-in features)."""
+    extra = {"experimental_default_delegate_latest_features": True} if latest_features else {}
+    interp = _interpreter_class()(model_content=bytes(content), num_threads=num_threads, **extra)
     if allocate:
         interp.allocate_tensors()
     return interp
