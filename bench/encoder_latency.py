@@ -30,6 +30,12 @@ ONNX Runtime (`ort_fp32`, the default config only): the same torch model exporte
 with `onnxruntime.transformers.optimizer` (bench/ort.py), 2 intra-op threads, timed in the same
 interleaved rounds. Each ratio comes with a 95% bootstrap interval over the per-round ratios; a target
 is met only when the interval's upper end is <= its limit.
+
+Where a target is missed and the recommended path there is XLA (or `--profile MODEL:BATCH` asks), a further child
+process traces PROFILE_CALLS calls of the XLA function with TF's profiler (each HLO thunk an event,
+`kbert._compat.tf_profiler`) and of ONNX Runtime with its own profiler (per-node kernel times), and the result
+splits each side's median latency by its share of traced op time: matrix multiplies vs the rest, and the largest
+ops.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -55,7 +62,14 @@ NOTES = {
              "{rounds_b1} interleaved rounds at batch 1, {rounds} at larger batches (one timed call of each side per "
              "round, after {settle_s} s of untimed calls of the same side, at batch 1; ratios per round, median and "
              "95% bootstrap interval); {seconds:.0f} s in all.",
-    "missed": "Missed: {gaps}. Not profiled in this run.",
+    "missed": "Missed: {gaps}.",
+    "profile": "Profile of {model} batch {batch}, {variant} vs ONNX Runtime fp32 ({calls} traced calls each, median "
+               "latency split by share of traced op time): matrix multiplies ~{xla_mm} of {variant}'s {xla_wall} ms "
+               "({xla_share:.0%}) vs ~{ort_mm} of ORT's {ort_wall} ms ({ort_share:.0%}; its fused Attention counted "
+               "as matmul), the rest ~{xla_rest} vs ~{ort_rest} ms: {where} make up most of the difference. "
+               "Largest ops: {variant} {xla_top}; ORT {ort_top}.",
+    "unprofiled": "Not profiled: {rows} (the recommended path there is the float32 .tflite, and LiteRT's op "
+                  "profiler is not wired into this bench).",
     "recommended": "Recommended float path by measurement: {paths}.",
 }
 
@@ -71,6 +85,14 @@ CONFIGS = {
 }
 SEQ = 128
 TORCH_THREADS = 2
+PROFILE_CALLS = 3
+# op families counted as matrix multiplies: HLO thunk names (XLA) and ONNX op types (ORT)
+XLA_MATMUL = re.compile(r"dot|matmul|gemm|conv", re.IGNORECASE)
+ORT_MATMUL = {"MatMul", "FusedMatMul", "Gemm", "Attention", "MultiHeadAttention", "MatMulInteger",
+              "DynamicQuantizeMatMul"}
+# what an XLA CPU executable's thunks run inside, on the caller's thread and on the pool's
+XLA_EXECUTORS = ("CpuExecutable::ExecuteAsyncOnStream", "ThunkExecutor::Execute")
+XLA_WAITS = ("BlockUntilReady",)  # the caller waiting for the pool inside the executable's event: not an op
 
 
 def hf_config(name: str):
@@ -123,6 +145,96 @@ def tflite_float32(keras_model, feed) -> bytes:
         return quiet_convert(tflite_converter(wrapper, "float32"))
 
 
+def inputs(keras_model, torch_model, batch: int, rng):
+    """(kbert feed, torch feed): random token ids at (batch, SEQ), every position real."""
+    import torch
+
+    ids = rng.integers(1000, torch_model.config.vocab_size, size=(batch, SEQ)).astype("int32")
+    mask = np.ones_like(ids)
+    feed = {"token_ids": ids, "padding_mask": mask}
+    torch_feed = {"input_ids": torch.from_numpy(ids).long(), "attention_mask": torch.from_numpy(mask).long()}
+    if "segment_ids" in keras_model.input:
+        feed["segment_ids"] = np.zeros_like(ids)
+        torch_feed["token_type_ids"] = torch.zeros_like(torch_feed["input_ids"])
+    return feed, torch_feed
+
+
+def thunk_times(logdir: str) -> dict:
+    """{HLO op family: picoseconds} of the thunks XLA CPU executables ran while TF's profiler traced into `logdir`:
+    the outermost events (names without ':', waits left out) inside an executor's event on the same thread;
+    family = the HLO instruction name without its `.N` suffix."""
+    from kbert._compat.tf_profiler import host_events, xplane_files
+
+    out = {}
+    for path in xplane_files(logdir):
+        lines = {}
+        for thread, _, name, start, dur in host_events(path):
+            lines.setdefault(thread, []).append((start, start + dur, name))
+        for events in lines.values():
+            spans = [(a, b) for a, b, n in events if n in XLA_EXECUTORS]
+            ops = sorted(((a, b, n) for a, b, n in events if ":" not in n and n not in XLA_WAITS
+                          and any(s <= a and b <= e for s, e in spans)), key=lambda t: (t[0], -t[1]))
+            end = -1
+            for a, b, n in ops:
+                if a >= end:  # not nested in the previous outermost op
+                    family = re.sub(r"\.\d+$", "", n)
+                    out[family] = out.get(family, 0) + (b - a)
+                    end = b
+    return out
+
+
+def profile_child(model: str, batch: int) -> dict:
+    """Per-call op times (ms) of kbert's XLA function and of ONNX Runtime fp32 for one model and batch."""
+    import tensorflow as tf
+    import torch
+
+    from bench import ort
+    from kbert.inference import compile_encoder
+
+    torch.set_num_threads(TORCH_THREADS)
+    with tempfile.TemporaryDirectory() as tmp:
+        torch_model, keras_models = load_pair(model, tmp)
+        feed, _ = inputs(keras_models["float32"], torch_model, batch, np.random.default_rng(0))
+        tf_feed = {k: tf.constant(v) for k, v in feed.items()}
+        fast = compile_encoder(keras_models["float32"], batch, SEQ)
+        fast(tf_feed)
+        fast(tf_feed)
+        logdir = os.path.join(tmp, "xla_trace")
+        tf.profiler.experimental.start(logdir)
+        for _ in range(PROFILE_CALLS):
+            fast(tf_feed)
+        tf.profiler.experimental.stop()
+        xla = {k: v / 1e9 / PROFILE_CALLS for k, v in thunk_times(logdir).items()}
+        session = ort.ort_sessions(torch_model, os.path.join(tmp, "onnx"), threads=TORCH_THREADS, int8=False,
+                                   profile=True)["ort_fp32"]
+        call = ort.feed_fn(session, feed["token_ids"], feed["padding_mask"])
+        for _ in range(1 + PROFILE_CALLS):
+            call()
+        times, runs = ort.node_times(session, skip_runs=1)
+    return {"calls": PROFILE_CALLS, "xla_op_ms": {k: round(v, 3) for k, v in xla.items()},
+            "ort_op_ms": {k: round(v / 1e3 / max(runs, 1), 3) for k, v in times.items()}}
+
+
+def profile_note(model: str, batch: int, row: dict) -> str:
+    """The "profile" note for a row whose `profile` holds `profile_child`'s op times."""
+    prof, variant = row["profile"], row.get("recommended", "xla")
+
+    def split(ops, is_mm, wall):
+        total = sum(ops.values()) or 1.0
+        share = sum(v for k, v in ops.items() if is_mm(k)) / total
+        top = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:3])
+        return share, share * wall, (1 - share) * wall, top
+
+    xla_wall, ort_wall = row[f"{variant}_ms"], row["ort_fp32_ms"]
+    xs, xmm, xrest, xtop = split(prof["xla_op_ms"], lambda k: bool(XLA_MATMUL.search(k)), xla_wall)
+    os_, omm, orest, otop = split(prof["ort_op_ms"], lambda k: k in ORT_MATMUL, ort_wall)
+    where = "matrix multiplies" if abs(xmm - omm) >= abs(xrest - orest) else "the ops other than matrix multiplies"
+    return note("profile", model=model, batch=batch, variant=variant, calls=prof["calls"],
+                xla_mm=f"{xmm:.1f}", xla_wall=f"{xla_wall:.1f}", xla_share=xs, ort_mm=f"{omm:.1f}",
+                ort_wall=f"{ort_wall:.1f}", ort_share=os_, xla_rest=f"{xrest:.1f}", ort_rest=f"{orest:.1f}",
+                where=where, xla_top=xtop, ort_top=otop)
+
+
 def child(args) -> dict:
     """Measure inside this process (its environment already holds the config's settings)."""
     inter = os.environ.get("KBERT_BENCH_INTER_OP")
@@ -147,13 +259,8 @@ def child(args) -> dict:
             smallest = {}  # variant -> its callable at the first (smallest) batch: what the rounds settle with
             for batch in [int(b) for b in args.batches.split(",")]:
                 vs = variants if batch == 1 else large_variants
-                ids = rng.integers(1000, torch_model.config.vocab_size, size=(batch, SEQ)).astype("int32")
-                mask = np.ones_like(ids)
-                feed = {"token_ids": ids, "padding_mask": mask}
-                torch_feed = {"input_ids": torch.from_numpy(ids).long(), "attention_mask": torch.from_numpy(mask).long()}
-                if "segment_ids" in keras_model.input:
-                    feed["segment_ids"] = np.zeros_like(ids)
-                    torch_feed["token_type_ids"] = torch.zeros_like(torch_feed["input_ids"])
+                feed, torch_feed = inputs(keras_model, torch_model, batch, rng)
+                ids, mask = feed["token_ids"], feed["padding_mask"]
                 tf_feed = {k: tf.constant(v) for k, v in feed.items()}
 
                 def run_torch():
@@ -225,16 +332,13 @@ def recommended_variant(row: dict) -> str:
     return min(measured, key=lambda v: row[f"{v}_ms"]) if measured else "xla"
 
 
-def run_config(config: str, models, batches, variants, repeats, repeats_b1, timeout, large_variants=None) -> dict:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **CONFIGS[config]}
-    cmd = [sys.executable, "-m", "bench.encoder_latency", "--child", "--models", ",".join(models),
-           "--batches", ",".join(map(str, batches)), "--variants", ",".join(variants),
-           "--repeats", str(repeats), "--repeats-b1", str(repeats_b1)]
-    if large_variants:
-        cmd += ["--large-variants", ",".join(large_variants)]
+def run_child(extra: list, env: dict, timeout: int) -> dict:
+    """Run `python -m bench.encoder_latency --child ...extra` with `env` added; its last JSON line, or {"error": ...}."""
+    cmd = [sys.executable, "-m", "bench.encoder_latency", "--child", *extra]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(cmd, cwd=root, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+                           capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
@@ -242,6 +346,14 @@ def run_config(config: str, models, batches, variants, repeats, repeats_b1, time
         tail = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith(("I0000", "E0000", "WARNING"))]
         return {"error": f"exit {r.returncode}: " + " | ".join(tail[-3:])[:400]}
     return json.loads(lines[-1])
+
+
+def run_config(config: str, models, batches, variants, repeats, repeats_b1, timeout, large_variants=None) -> dict:
+    extra = ["--models", ",".join(models), "--batches", ",".join(map(str, batches)), "--variants", ",".join(variants),
+             "--repeats", str(repeats), "--repeats-b1", str(repeats_b1)]
+    if large_variants:
+        extra += ["--large-variants", ",".join(large_variants)]
+    return run_child(extra, CONFIGS[config], timeout)
 
 
 def main(argv=None):
@@ -254,11 +366,18 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=None, help="timed calls per variant at batch > 1")
     p.add_argument("--repeats-b1", type=int, default=None, help="timed calls per variant at batch 1")
     p.add_argument("--large-variants", default=None, help="variants at batch > 1 (default: --variants)")
+    p.add_argument("--profile", default="", help="MODEL:BATCH[,MODEL:BATCH...] to profile even if its targets are met")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--profile-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args)))
+        if args.profile_child:
+            model, batch = args.profile_child.split(":")
+            print(json.dumps(profile_child(model, int(batch))))
+        else:
+            print(json.dumps(child(args)))
         return 0
+    forced = {tuple(x.split(":")) for x in args.profile.split(",") if x}
 
     # quick: the real checkpoint only (5 interleaved rounds of torch, XLA and ORT at batch 32 keep it to ~2 min on
     # 2 idle cores); the full run times all four
@@ -326,12 +445,35 @@ def main(argv=None):
             if ratios:
                 best = min(ratios, key=ratios.get)
                 row["best_setting"], row["best_vs_torch"] = best, ratios[best]
+    # Why a target is missed: profile the XLA side and ORT (default config) where XLA is the recommended path.
+    missed = {(m, b) for name, t in targets.items() if not t["met"]
+              for m, b in [name.split(":")[0].split(" batch ")]}
+    profiled, unprofiled = [], []
+    for model in models:
+        for b in batches:
+            row = figures.get(model, {}).get(f"batch{b}", {})
+            key = (model, str(b))
+            if key not in missed | forced or row.get("ort_fp32_ms") is None:
+                continue
+            if row["recommended"] != "xla" and key not in forced:
+                unprofiled.append(f"{model} batch {b}")
+                continue
+            print(f"profiling {model} batch {b} ...", flush=True)
+            prof = run_child(["--profile-child", f"{model}:{b}"], {}, timeout=1800)
+            if "error" in prof:
+                figures.setdefault("errors", {})[f"profile {model} batch {b}"] = prof["error"]
+                continue
+            row["profile"] = prof
+            profiled.append(profile_note(model, b, {**row, "recommended": "xla"}))
     figures["targets"] = targets
     notes = [note("setup", seq=SEQ, torch_threads=TORCH_THREADS, configs=", ".join(configs), rounds=repeats,
                   rounds_b1=repeats_b1, settle_s=SETTLE_S, seconds=round(time.time() - t0))]
     notes.append(note("recommended", paths="; ".join(chosen)))
     if gaps:
         notes.append(note("missed", gaps="; ".join(gaps)))
+    notes += profiled
+    if unprofiled:
+        notes.append(note("unprofiled", rows=", ".join(unprofiled)))
     write_result("encoder_latency", figures, notes, quick=args.quick,
                  datasets={"inputs": "random token ids, all positions real", "seq_len": SEQ})
     return 0

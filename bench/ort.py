@@ -56,8 +56,10 @@ def export(torch_model, path: str, seq: int = 16) -> list[str]:
     return names
 
 
-def ort_sessions(torch_model, workdir: str, threads: int = 2, int8: bool = True) -> dict:
-    """{"ort_fp32": session[, "ort_int8": session]} for `torch_model` (files written under `workdir`)."""
+def ort_sessions(torch_model, workdir: str, threads: int = 2, int8: bool = True, profile: bool = False) -> dict:
+    """{"ort_fp32": session[, "ort_int8": session]} for `torch_model` (files written under `workdir`).
+
+    `profile`: sessions with ONNX Runtime's profiler on (per-node times, JSON under `workdir`; `node_times`)."""
     import onnx
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -81,6 +83,9 @@ def ort_sessions(torch_model, workdir: str, threads: int = 2, int8: bool = True)
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if profile:
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(workdir, "ort_profile")
     return {k: ort.InferenceSession(p, options, providers=["CPUExecutionProvider"]) for k, p in paths.items()}
 
 
@@ -94,3 +99,20 @@ def feed_fn(session, ids, mask, segments=None):
         feed["token_type_ids"] = np.zeros_like(feed["input_ids"]) if segments is None else np.asarray(segments, "int64")
     feed = {k: v for k, v in feed.items() if k in names}
     return lambda: session.run(None, feed)[0]
+
+
+def node_times(session, skip_runs: int = 1) -> tuple[dict, int]:
+    """({op type: total kernel microseconds}, runs) from a profiling session's trace (ends its profiling),
+    leaving out the first `skip_runs` runs (warm-up)."""
+    import json
+
+    with open(session.end_profiling()) as f:
+        events = json.load(f)
+    runs = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
+    start = runs[skip_runs] if len(runs) > skip_runs else float("inf")
+    out = {}
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start:
+            op = e.get("args", {}).get("op_name", "?")
+            out[op] = out.get(op, 0) + e["dur"]
+    return out, max(len(runs) - skip_runs, 0)

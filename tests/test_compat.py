@@ -175,3 +175,25 @@ def test_first_replica_build_hooks_keras_build():
     # the mixin overrides the method Keras calls before the first step; if Keras renames it, this fails
     assert hasattr(keras.Model, "_maybe_symbolic_build")
     assert FirstReplicaBuild._maybe_symbolic_build is not keras.Model._maybe_symbolic_build
+
+
+def test_tf_profiler_trace_reads_back_the_ops_of_a_jit_function(tmp_path):
+    import tensorflow as tf
+
+    from kbert._compat.tf_profiler import host_events, xplane_files
+
+    f = tf.function(lambda a, b: tf.nn.relu(tf.matmul(a, b)) + 1.0, jit_compile=True)
+    a = tf.random.normal((64, 64))
+    f(a, a)
+    tf.profiler.experimental.start(str(tmp_path))
+    for _ in range(3):
+        f(a, a)
+    tf.profiler.experimental.stop()
+    paths = xplane_files(tmp_path)
+    assert paths
+    events = [e for p in paths for e in host_events(p)]
+    names = {name for _, _, name, _, _ in events}
+    # the executable's run and, within it, its thunks, named after their HLO instructions (a dot here)
+    assert "CpuExecutable::ExecuteAsyncOnStream" in names, sorted(names)
+    assert any(n.lower().startswith(("dot", "matmul")) for n in names), sorted(names)
+    assert all(duration >= 0 and offset >= 0 for _, _, _, offset, duration in events)

@@ -1,0 +1,36 @@
+"""bench/encoder_latency.py's profile of a missed target: XLA's per-thunk op times read back from a TF profiler
+trace, and the note that splits each side's latency into matrix multiplies and the rest."""
+
+import re
+
+from bench import encoder_latency
+from bench.common import render, script_templates
+
+
+def test_thunk_times_are_the_hlo_ops_of_a_traced_jit_function(tmp_path):
+    import tensorflow as tf
+
+    f = tf.function(lambda a, b: tf.nn.relu(tf.matmul(a, b)) * 2.0 + 1.0, jit_compile=True)
+    a = tf.random.normal((256, 256))
+    f(a, a)
+    tf.profiler.experimental.start(str(tmp_path))
+    for _ in range(3):
+        f(a, a)
+    tf.profiler.experimental.stop()
+    ops = encoder_latency.thunk_times(str(tmp_path))
+    assert any(encoder_latency.XLA_MATMUL.search(k) for k in ops), ops
+    # families only (no `.N` suffix), no runtime events and no waits
+    assert all(not re.search(r"\.\d+$", k) and ":" not in k and k not in encoder_latency.XLA_WAITS for k in ops), ops
+    assert all(v >= 0 for v in ops.values()) and sum(ops.values()) > 0
+
+
+def test_profile_note_splits_latency_by_op_share_and_names_the_larger_gap():
+    row = {"recommended": "xla", "xla_ms": 100.0, "ort_fp32_ms": 80.0,
+           "profile": {"calls": 3, "xla_op_ms": {"dot": 30.0, "MatMul": 30.0, "add_fusion": 40.0},
+                       "ort_op_ms": {"MatMul": 60.0, "Attention": 15.0, "SkipLayerNormalization": 25.0}}}
+    part = encoder_latency.profile_note("bert_base", 32, row)
+    text = render([part], script_templates(encoder_latency.__file__))
+    # XLA: 60% matmul of 100 ms; ORT: 75% of 80 ms -> matmul 60 vs 60, rest 40 vs 20: the rest is the gap
+    assert "~60.0 of xla's 100.0 ms (60%)" in text and "~60.0 of ORT's 80.0 ms (75%" in text
+    assert "the rest ~40.0 vs ~20.0 ms: the ops other than matrix multiplies make up most" in text
+    assert "xla add_fusion 40%, dot 30%, MatMul 30%" in text
