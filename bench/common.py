@@ -264,13 +264,25 @@ def script_path(name: str) -> str:
     return os.path.join(HERE, f"{name}.py")
 
 
+def helpers(script: str) -> dict:
+    """{path: sha256} of the bench/ modules the running script imported besides itself (bench.common, bench.ort,
+    a wrapper's `__main__`, ...): code that shapes its figures, checked by `status` like the script."""
+    out = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and os.path.dirname(os.path.abspath(path)) == HERE and os.path.abspath(path) != script:
+            out[os.path.relpath(os.path.abspath(path), ROOT)] = sha256(path)
+    return dict(sorted(out.items()))
+
+
 def provenance(script: str) -> dict:
     """Commit and dirty flag at the script's start (and whether either changed before the end)."""
     status, commit = _START["status"], _START["commit"]
     end_status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": None if status is None else bool(status),
             "changed_during_run": commit != git("rev-parse", "HEAD") or status != end_status,
-            "script": os.path.relpath(script, ROOT), "script_sha256": sha256(script), "argv": sys.argv[1:],
+            "script": os.path.relpath(script, ROOT), "script_sha256": sha256(script), "helpers": helpers(script),
+            "argv": sys.argv[1:],
             "loadavg_before": [round(x, 2) for x in _START["loadavg"]],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
             "seconds": round(time.time() - _START["time"], 1), "cpu_flags": cpu_flags(), "threads": threads()}
@@ -332,8 +344,8 @@ def write_result(name: str, figures: dict, notes: list | None = None, quick: boo
 def status(record: dict, root: str = ROOT) -> tuple[str, list[str]]:
     """("ok" | "legacy" | "stale" | "bad", reasons) for a result record.
 
-    legacy: written before provenance existed (re-run needed; not an error). stale: its script changed
-    since it ran (sha256) or is gone. bad: notes (or a target's conclusion) that its templates cannot produce.
+    legacy: written before provenance existed (re-run needed; not an error). stale: its script, or a bench
+    module it imported (recorded as `helpers` since 2026-12-06), changed since it ran (sha256) or is gone. bad: notes (or a target's conclusion) that its templates cannot produce.
     """
     prov = record.get("provenance")
     if not isinstance(prov, dict):
@@ -344,6 +356,11 @@ def status(record: dict, root: str = ROOT) -> tuple[str, list[str]]:
     problems = []
     if sha256(script) != prov.get("script_sha256"):
         return "stale", [f"{prov['script']} changed since this result was produced (sha256 mismatch)"]
+    for rel, digest in (prov.get("helpers") or {}).items():
+        path = os.path.join(root, rel)
+        if not os.path.isfile(path) or sha256(path) != digest:
+            return "stale", [f"{rel}, which {prov['script']} imported, changed since this result was produced "
+                             "(sha256 mismatch)"]
     try:
         templates = script_templates(script)
         if render(record.get("notes_parts", []), templates) != record.get("notes", ""):

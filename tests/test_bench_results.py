@@ -120,6 +120,16 @@ def test_changed_script_makes_its_result_stale(demo):
     assert status == "stale" and "sha256 mismatch" in reasons[0]
 
 
+def test_changed_helper_module_makes_its_result_stale(demo):
+    root, d, full = demo
+    assert full["provenance"]["helpers"]["bench/common.py"] == common.sha256(str(d / "common.py"))
+    assert "bench/demo.py" not in full["provenance"]["helpers"]
+    with open(d / "common.py", "a") as f:
+        f.write("\n# a change that could alter how figures are measured\n")
+    status, reasons = common.status(full, str(root))
+    assert status == "stale" and "bench/common.py, which bench/demo.py imported" in reasons[0]
+
+
 def test_hand_edited_notes_or_verdict_are_flagged(demo):
     root, d, full = demo
     edited = json.loads(json.dumps(full))
