@@ -252,8 +252,21 @@ def git(*args) -> str | None:
     return r.stdout.strip() if r.returncode == 0 else None
 
 
+# what `kbert bench` itself rewrites: a change there does not make the code that measures dirty
+OUTPUTS = ("bench/results/", "bench/RESULTS.md", "README.md")
+
+
+def tree_status() -> str | None:
+    """`git status --porcelain` of tracked files (its first line stripped by `git`), leaving out bench outputs
+    (OUTPUTS); None outside git."""
+    out = git("status", "--porcelain", "--untracked-files=no")
+    if out is None:
+        return None
+    return "\n".join(l for l in out.splitlines() if not l[2:].strip().strip('"').startswith(OUTPUTS))
+
+
 _START = {"loadavg": list(os.getloadavg()), "time": time.time(),  # importing bench.common = the script's start
-          "commit": git("rev-parse", "HEAD"), "status": git("status", "--porcelain", "--untracked-files=no")}
+          "commit": git("rev-parse", "HEAD"), "status": tree_status()}
 
 
 def script_path(name: str) -> str:
@@ -276,9 +289,10 @@ def helpers(script: str) -> dict:
 
 
 def provenance(script: str) -> dict:
-    """Commit and dirty flag at the script's start (and whether either changed before the end)."""
+    """Commit and dirty flag (tracked changes other than bench outputs) at the script's start, and whether either
+    changed before the end."""
     status, commit = _START["status"], _START["commit"]
-    end_status = git("status", "--porcelain", "--untracked-files=no")
+    end_status = tree_status()
     return {"commit": commit, "dirty": None if status is None else bool(status),
             "changed_during_run": commit != git("rev-parse", "HEAD") or status != end_status,
             "script": os.path.relpath(script, ROOT), "script_sha256": sha256(script), "helpers": helpers(script),

@@ -130,6 +130,23 @@ def test_changed_helper_module_makes_its_result_stale(demo):
     assert status == "stale" and "bench/common.py, which bench/demo.py imported" in reasons[0]
 
 
+def test_dirty_flag_ignores_what_kbert_bench_rewrites(demo):
+    root, d, full = demo
+    git = lambda *a: subprocess.run(["git", *a], cwd=root, check=True, capture_output=True)  # noqa: E731
+    (root / "README.md").write_text("table\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "demo")
+    probe = lambda: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", "import bench.common as c; print(repr(c.tree_status()))"], cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)}, check=True, capture_output=True, text=True).stdout.strip()
+    (root / "README.md").write_text("table, regenerated\n")
+    (d / "results" / "demo.json").write_text("{}")
+    assert probe() == "''"
+    (d / "demo.py").write_text(SCRIPT + "\n# edited\n")
+    assert "bench/demo.py" in probe()
+
+
 def test_hand_edited_notes_or_verdict_are_flagged(demo):
     root, d, full = demo
     edited = json.loads(json.dumps(full))
