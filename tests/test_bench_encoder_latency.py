@@ -7,17 +7,8 @@ from bench import encoder_latency
 from bench.common import render, script_templates
 
 
-def test_thunk_times_are_the_hlo_ops_of_a_traced_jit_function(tmp_path):
-    import tensorflow as tf
-
-    f = tf.function(lambda a, b: tf.nn.relu(tf.matmul(a, b)) * 2.0 + 1.0, jit_compile=True)
-    a = tf.random.normal((256, 256))
-    f(a, a)
-    tf.profiler.experimental.start(str(tmp_path))
-    for _ in range(3):
-        f(a, a)
-    tf.profiler.experimental.stop()
-    ops = encoder_latency.thunk_times(str(tmp_path))
+def test_thunk_times_are_the_hlo_ops_of_a_traced_jit_function(jit_trace):
+    ops = encoder_latency.thunk_times(jit_trace)
     assert any(encoder_latency.XLA_MATMUL.search(k) for k in ops), ops
     # families only (no `.N` suffix), no runtime events and no waits
     assert all(not re.search(r"\.\d+$", k) and ":" not in k and k not in encoder_latency.XLA_WAITS for k in ops), ops
