@@ -277,15 +277,41 @@ def script_path(name: str) -> str:
     return os.path.join(HERE, f"{name}.py")
 
 
+def bench_imports(path: str) -> set:
+    """Paths of the bench/ modules `path` imports anywhere in its source (also inside functions, e.g. code
+    that only a child process runs), and those they import in turn."""
+    found, todo = set(), [os.path.abspath(path)]
+    while todo:
+        with open(todo.pop(), errors="replace") as src:
+            tree = ast.parse(src.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[1] for a in node.names if a.name.startswith("bench.")]
+            elif isinstance(node, ast.ImportFrom) and node.module == "bench":
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bench."):
+                names = [node.module.split(".")[1]]
+            else:
+                continue
+            for name in names:
+                dep = os.path.join(HERE, f"{name}.py")
+                if os.path.isfile(dep) and dep not in found:
+                    found.add(dep)
+                    todo.append(dep)
+    return found
+
+
 def helpers(script: str) -> dict:
-    """{path: sha256} of the bench/ modules the running script imported besides itself (bench.common, bench.ort,
-    a wrapper's `__main__`, ...): code that shapes its figures, checked by `status` like the script."""
-    out = {}
+    """{path: sha256} of the bench/ modules the running script uses besides itself: those imported in this
+    process (bench.common, a wrapper's `__main__`, ...) and those its source imports anywhere (bench.ort in
+    code only a child process runs): code that shapes its figures, checked by `status` like the script."""
+    paths = bench_imports(script)
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
-        if path and os.path.dirname(os.path.abspath(path)) == HERE and os.path.abspath(path) != script:
-            out[os.path.relpath(os.path.abspath(path), ROOT)] = sha256(path)
-    return dict(sorted(out.items()))
+        if path and os.path.dirname(os.path.abspath(path)) == HERE:
+            paths.add(os.path.abspath(path))
+    paths.discard(os.path.abspath(script))
+    return {os.path.relpath(p, ROOT): sha256(p) for p in sorted(paths)}
 
 
 def provenance(script: str) -> dict:
@@ -359,7 +385,7 @@ def status(record: dict, root: str = ROOT) -> tuple[str, list[str]]:
     """("ok" | "legacy" | "stale" | "bad", reasons) for a result record.
 
     legacy: written before provenance existed (re-run needed; not an error). stale: its script, or a bench
-    module it imported (recorded as `helpers` since 2026-12-06), changed since it ran (sha256) or is gone. bad: notes (or a target's conclusion) that its templates cannot produce.
+    module it uses (recorded as `helpers` since 2026-12-06), changed since it ran (sha256) or is gone. bad: notes (or a target's conclusion) that its templates cannot produce.
     """
     prov = record.get("provenance")
     if not isinstance(prov, dict):
