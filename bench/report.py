@@ -64,6 +64,31 @@ def shown(records: list[dict]) -> list[dict]:
     return [best[k] for k in sorted(best)]
 
 
+def script_status(records: list[dict], scripts: list[str], quick: bool) -> dict[str, tuple[str, list[str]]]:
+    """{script: (state, reasons)} for one mode (full or quick): "ok" when every result the script wrote in that
+    mode is current, "missing" when it has none, else the first non-ok status among them with its reasons. A
+    result belongs to the script of its name, else to the script in its provenance (distill_sentiment also
+    writes distill_ablation)."""
+    def owner(r):
+        if r["name"] in scripts:
+            return r["name"]
+        script = (r.get("provenance") or {}).get("script", "") if isinstance(r.get("provenance"), dict) else ""
+        return os.path.splitext(os.path.basename(script))[0]
+
+    out = {}
+    for name in scripts:
+        mine = [r for r in records if r["_quick"] == quick and not r.get("error") and owner(r) == name]
+        bad = [r for r in mine if r["_status"] != "ok"]
+        if not mine:
+            out[name] = ("missing", [f"no {'quick' if quick else 'full'} result"])
+        elif bad:
+            out[name] = (bad[0]["_status"], [f"{r['_file']}: {'; '.join(r['_reasons'])}" for r in bad])
+        else:
+            commits = [((r.get("provenance") or {}).get("commit") or "?")[:7] for r in mine]
+            out[name] = ("ok", [f"{r['_file']} ({c})" for r, c in zip(mine, commits)])
+    return out
+
+
 def mode(r: dict) -> str:
     return "quick" if r["_quick"] else "full"
 

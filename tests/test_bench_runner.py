@@ -44,8 +44,8 @@ def fake_bench(tmp_path, monkeypatch):
 
 
 def args(**kw):
-    base = dict(names=["all"], quick=True, list=False, report_only=False, timeout=120, quiet=False, json=False,
-                debug=False)
+    base = dict(names=["all"], quick=True, list=False, stale=False, report_only=False, timeout=120, quiet=False,
+                json=False, debug=False)
     return argparse.Namespace(**{**base, **kw})
 
 
@@ -88,6 +88,23 @@ def test_quick_run_keeps_the_full_result(fake_bench):
     assert (fake_bench / "results" / "ok_script.json").read_text() == full
     md = (fake_bench / "RESULTS.md").read_text()
     assert "| [ok_script](#ok_script) |" in md and "| full | current |" in md
+
+
+def test_list_shows_result_states_and_stale_runs_only_what_is_left(fake_bench, capsys):
+    assert runner.run(args(names=["ok_script"], quick=False)) == 0
+    capsys.readouterr()
+    assert runner.run(args(list=True)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["bad_script  full: missing  quick: missing", "ok_script   full: ok       quick: missing"]
+    assert runner.run(args(stale=True, quick=False)) == 1  # only bad_script is left, and it fails
+    out = capsys.readouterr().out
+    assert "1 script(s) left to run: bad_script" in out and "[1/1] bad_script: FAILED" in out and "ok_script:" not in out
+    (fake_bench / "ok_script.py").write_text(OK_SCRIPT.replace("side by side", "side by side, interleaved"))
+    assert runner.run(args(names=["ok_script"], stale=True, quick=False)) == 0  # its script changed: stale
+    out = capsys.readouterr().out
+    assert "1 script(s) left to run: ok_script" in out and "[1/1] ok_script: ok" in out
+    assert runner.run(args(names=["ok_script"], stale=True, quick=False)) == 0
+    assert "0 script(s) left to run: none" in capsys.readouterr().out
 
 
 def test_unknown_name_is_input_error(fake_bench):

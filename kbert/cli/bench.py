@@ -8,7 +8,8 @@ and `bench/results/quick/*.json` (quick runs) at the end, including results of s
 time. A quick run writes only under results/quick/, so it never replaces a full result.
 
 examples:
-  kbert bench --list
+  kbert bench --list                      # every script, with the state of its full and quick results
+  kbert bench all --stale                 # only the scripts whose full result is missing, legacy or stale
   kbert bench all --quick                 # every script, quick mode
   kbert bench encoder_latency memory --quick
   kbert bench --report-only               # just rebuild RESULTS.md and README's table from the JSONs
@@ -38,7 +39,11 @@ def add_arguments(p):
     p.add_argument("names", nargs="*", default=["all"], metavar="NAME",
                    help="bench scripts to run (file names in bench/ without .py), or 'all' (default)")
     p.add_argument("--quick", action="store_true", help="pass --quick to every script (smaller, faster runs)")
-    p.add_argument("--list", action="store_true", help="list the bench scripts and exit")
+    p.add_argument("--list", action="store_true",
+                   help="list the bench scripts with the state of their full and quick results, and exit")
+    p.add_argument("--stale", action="store_true",
+                   help="of the named scripts, run only those whose result (full, or quick with --quick) is "
+                        "missing, legacy or stale: what a re-run across sessions has left")
     p.add_argument("--report-only", action="store_true",
                    help="do not run anything; rebuild RESULTS.md and README's measured table")
     p.add_argument("--timeout", type=float, default=None,
@@ -86,8 +91,14 @@ def run(args):
     readme = readme if os.path.exists(readme) else None
 
     available = discover()
+    if args.list or args.stale:
+        records = report.load(results)
+        states = {q: report.script_status(records, available, q) for q in (False, True)}
     if args.list:
-        print("\n".join(available))
+        width = max(map(len, available))
+        for name in available:
+            full, quick = (states[q][name] for q in (False, True))
+            print(f"{name:{width}}  full: {full[0]:7}  quick: {quick[0]}")
         return 0
     if args.report_only:
         path = report.generate(results, readme=readme)
@@ -98,6 +109,10 @@ def run(args):
     unknown = [n for n in names if n not in available]
     if unknown:
         raise KbertInputError(f"unknown bench script(s): {', '.join(unknown)}; available: {', '.join(available)}")
+    if args.stale:
+        names = [n for n in names if states[args.quick][n][0] != "ok"]
+        if not args.quiet and not args.json:
+            print(f"{len(names)} script(s) left to run{' --quick' if args.quick else ''}: {', '.join(names) or 'none'}")
     timeout = args.timeout if args.timeout is not None else (900 if args.quick else None)
     logs = os.path.join(os.path.dirname(BENCH_DIR), "runs", "bench-logs")  # git-ignored
     outcomes, start = [], time.time()
