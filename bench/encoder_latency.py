@@ -9,10 +9,10 @@ Models: BERT-base, DistilBERT-base, ALBERT-base with random weights (a `transfor
 from its config, saved with `save_pretrained`, loaded into kbert with `load_hf`: the same weights on
 both sides, checked by the max abs difference of the outputs) and MiniLM-L6 (the real checkpoint).
 
-Keras variants: `predict` (model.predict), `tf_function` (tf.function, no XLA), `xla`
-(`kbert.inference.compile_encoder`: tf.function(jit_compile=True) with fixed shapes, the
-recommended path) and `xla_bf16` (the same in mixed bfloat16; its max abs diff vs float32 is
-reported). Runtime settings that must be fixed before TensorFlow starts (oneDNN, XLA flags, thread
+Keras variants: `predict` (model.predict), `tf_function` (`kbert.inference.compile_encoder(...,
+jit_compile=False)`: a fixed-shape tf.function run op by op by TF's executor with oneDNN kernels), `xla`
+(`kbert.inference.compile_encoder`: tf.function(jit_compile=True) with fixed shapes, the default) and
+`xla_bf16` (the same in mixed bfloat16; its max abs diff vs float32 is reported). Runtime settings that must be fixed before TensorFlow starts (oneDNN, XLA flags, thread
 pools) each run in their own subprocess, with torch measured again inside it, so every ratio is
 torch vs Keras in the same process, interleaved (torch, A, B, torch, A, B, ...) and reduced to
 medians: contention from other jobs on a shared machine hits both sides alike. In each round a side first runs
@@ -23,17 +23,17 @@ it runs on its own, back to back.
 `tflite_fp32` (batch 1, the default config only): the encoder converted to a float32 `.tflite` with
 kbert's converter (`kbert.export.tflite_convert`, sequence output) and run by LiteRT with its
 default XNNPACK delegate, 2 threads, as an app or a batch-1 server would. The recommended float path
-at each batch size is the faster of `xla` and (batch 1) `tflite_fp32` in this run's medians: that is
-the path the targets judge and the result names.
+at each batch size is the fastest of kbert's float paths in this run's medians: `xla`, `tf_function` and (batch 1)
+`tflite_fp32`: that is the path the targets judge and the result names.
 
 ONNX Runtime (`ort_fp32`, the default config only): the same torch model exported to ONNX, optimized
 with `onnxruntime.transformers.optimizer` (bench/ort.py), 2 intra-op threads, timed in the same
 interleaved rounds. Each ratio comes with a 95% bootstrap interval over the per-round ratios; a target
 is met only when the interval's upper end is <= its limit.
 
-Where a target is missed and the recommended path there is XLA (or `--profile MODEL:BATCH` asks), a further child
-process traces PROFILE_CALLS calls of the XLA function with TF's profiler (each HLO thunk an event,
-`kbert._compat.tf_profiler`) and of ONNX Runtime with its own profiler (per-node kernel times), and the result
+Where a target is missed and the recommended path there is `xla` or `tf_function` (or `--profile MODEL:BATCH`
+asks), a further child process traces PROFILE_CALLS calls of that function with TF's profiler (each HLO thunk an
+event for XLA, each TF op an event for tf.function; `kbert._compat.tf_profiler`) and of ONNX Runtime with its own profiler (per-node kernel times), and the result
 splits each side's median latency by its share of traced op time: matrix multiplies vs the rest, and the largest
 ops.
 """
@@ -57,8 +57,9 @@ from bench.common import SETTLE_S, interleaved_rounds, litert_call, note, ratio,
 NOTES = {
     "setup": "seq {seq}, torch {torch_threads} threads (torch.set_num_threads), ONNX Runtime {torch_threads} intra-op "
              "threads, TF default thread pools unless the config says otherwise; configs run: {configs}. Recommended "
-             "float path = the faster, in this run, of kbert.inference.compile_encoder (tf.function jit_compile=True, "
-             "fixed shapes, TF defaults) and, at batch 1, a float32 .tflite on LiteRT (XNNPACK, 2 threads). "
+             "float path = the fastest, in this run, of kbert.inference.compile_encoder with XLA (xla: jit_compile=True, "
+             "fixed shapes, TF defaults) or without (tf_function: jit_compile=False, TF's executor and oneDNN "
+             "kernels) and, at batch 1, a float32 .tflite on LiteRT (XNNPACK, 2 threads). "
              "{rounds_b1} interleaved rounds at batch 1, {rounds} at larger batches (one timed call of each side per "
              "round, after {settle_s} s of untimed calls of the same side, at batch 1; ratios per round, median and "
              "95% bootstrap interval); {seconds:.0f} s in all.",
@@ -98,6 +99,9 @@ ORT_MATMUL = {"MatMul", "FusedMatMul", "Gemm", "Attention", "MultiHeadAttention"
               "DynamicQuantizeMatMul"}
 # what an XLA CPU executable's thunks run inside, on the caller's thread and on the pool's
 XLA_EXECUTORS = ("CpuExecutable::ExecuteAsyncOnStream", "ThunkExecutor::Execute")
+# what TF's graph executor runs a tf.function's ops inside (each op an event named "node:OpType")
+TF_EXECUTORS = ("ExecutorState::Process",)
+PROFILED = ("xla", "tf_function")  # the recommended paths this bench can trace with TF's profiler
 XLA_WAITS = ("BlockUntilReady",)  # the caller waiting for the pool inside the executable's event: not an op
 
 
@@ -165,10 +169,9 @@ def inputs(keras_model, torch_model, batch: int, rng):
     return feed, torch_feed
 
 
-def thunk_times(logdir: str) -> dict:
-    """{HLO op family: picoseconds} of the thunks XLA CPU executables ran while TF's profiler traced into `logdir`:
-    the outermost events (names without ':', waits left out) inside an executor's event on the same thread;
-    family = the HLO instruction name without its `.N` suffix."""
+def _op_times(logdir: str, executors, is_op, family) -> dict:
+    """{op family: picoseconds}: the outermost events `is_op(name)` inside an `executors` event on the same thread
+    of every trace under `logdir`, summed by `family(name)`."""
     from kbert._compat.tf_profiler import host_events, xplane_files
 
     out = {}
@@ -177,20 +180,36 @@ def thunk_times(logdir: str) -> dict:
         for thread, _, name, start, dur in host_events(path):
             lines.setdefault(thread, []).append((start, start + dur, name))
         for events in lines.values():
-            spans = [(a, b) for a, b, n in events if n in XLA_EXECUTORS]
-            ops = sorted(((a, b, n) for a, b, n in events if ":" not in n and n not in XLA_WAITS
+            spans = [(a, b) for a, b, n in events if n in executors]
+            ops = sorted(((a, b, n) for a, b, n in events if is_op(n)
                           and any(s <= a and b <= e for s, e in spans)), key=lambda t: (t[0], -t[1]))
             end = -1
             for a, b, n in ops:
                 if a >= end:  # not nested in the previous outermost op
-                    family = re.sub(r"\.\d+$", "", n)
-                    out[family] = out.get(family, 0) + (b - a)
+                    out[family(n)] = out.get(family(n), 0) + (b - a)
                     end = b
     return out
 
 
-def profile_child(model: str, batch: int) -> dict:
-    """Per-call op times (ms) of kbert's XLA function and of ONNX Runtime fp32 for one model and batch."""
+def thunk_times(logdir: str) -> dict:
+    """{HLO op family: picoseconds} of the thunks XLA CPU executables ran while TF's profiler traced into `logdir`:
+    the outermost events (names without ':', waits left out) inside an executor's event on the same thread;
+    family = the HLO instruction name without its `.N` suffix."""
+    return _op_times(logdir, XLA_EXECUTORS, lambda n: ":" not in n and n not in XLA_WAITS,
+                     lambda n: re.sub(r"\.\d+$", "", n))
+
+
+def graph_op_times(logdir: str) -> dict:
+    """{TF op type: picoseconds} of the ops TF's executor ran (a tf.function without XLA) while TF's profiler traced
+    into `logdir`: the outermost "node:OpType" events (one ':'; the runtime's own `Class::method` events left out)
+    inside the executor's events; family = the op type (oneDNN kernels as `_Mkl...`)."""
+    return _op_times(logdir, TF_EXECUTORS, lambda n: ":" in n and "::" not in n,
+                     lambda n: n.rsplit(":", 1)[1])
+
+
+def profile_child(model: str, batch: int, variant: str = "xla") -> dict:
+    """Per-call op times (ms) of kbert's `variant` function (`xla` or `tf_function`: compile_encoder with or without
+    jit_compile) and of ONNX Runtime fp32 for one model and batch."""
     import tensorflow as tf
     import torch
 
@@ -202,28 +221,30 @@ def profile_child(model: str, batch: int) -> dict:
         torch_model, keras_models = load_pair(model, tmp)
         feed, _ = inputs(keras_models["float32"], torch_model, batch, np.random.default_rng(0))
         tf_feed = {k: tf.constant(v) for k, v in feed.items()}
-        fast = compile_encoder(keras_models["float32"], batch, SEQ)
+        fast = compile_encoder(keras_models["float32"], batch, SEQ, jit_compile=variant == "xla")
         fast(tf_feed)
         fast(tf_feed)
-        logdir = os.path.join(tmp, "xla_trace")
+        logdir = os.path.join(tmp, "trace")
         tf.profiler.experimental.start(logdir)
         for _ in range(PROFILE_CALLS):
             fast(tf_feed)
         tf.profiler.experimental.stop()
-        xla = {k: v / 1e9 / PROFILE_CALLS for k, v in thunk_times(logdir).items()}
+        ops = thunk_times(logdir) if variant == "xla" else graph_op_times(logdir)
+        kbert_ops = {k: v / 1e9 / PROFILE_CALLS for k, v in ops.items()}
         session = ort.ort_sessions(torch_model, os.path.join(tmp, "onnx"), threads=TORCH_THREADS, int8=False,
                                    profile=True)["ort_fp32"]
         call = ort.feed_fn(session, feed["token_ids"], feed["padding_mask"])
         for _ in range(1 + PROFILE_CALLS):
             call()
         times, runs = ort.node_times(session, skip_runs=1)
-    return {"calls": PROFILE_CALLS, "xla_op_ms": {k: round(v, 3) for k, v in xla.items()},
+    return {"calls": PROFILE_CALLS, "variant": variant, "kbert_op_ms": {k: round(v, 3) for k, v in kbert_ops.items()},
             "ort_op_ms": {k: round(v / 1e3 / max(runs, 1), 3) for k, v in times.items()}}
 
 
 def profile_note(model: str, batch: int, row: dict) -> dict:
     """The "profile" note for a row whose `profile` holds `profile_child`'s op times."""
-    prof, variant = row["profile"], row.get("recommended", "xla")
+    prof = row["profile"]
+    variant = prof.get("variant", row.get("recommended", "xla"))
 
     def split(ops, is_mm, wall):
         total = sum(ops.values()) or 1.0
@@ -232,7 +253,7 @@ def profile_note(model: str, batch: int, row: dict) -> dict:
         return share, share * wall, (1 - share) * wall, top
 
     xla_wall, ort_wall = row[f"{variant}_ms"], row["ort_fp32_ms"]
-    xs, xmm, xrest, xtop = split(prof["xla_op_ms"], lambda k: bool(XLA_MATMUL.search(k)), xla_wall)
+    xs, xmm, xrest, xtop = split(prof["kbert_op_ms"], lambda k: bool(XLA_MATMUL.search(k)), xla_wall)
     os_, omm, orest, otop = split(prof["ort_op_ms"], lambda k: k in ORT_MATMUL, ort_wall)
     where = "matrix multiplies" if abs(xmm - omm) >= abs(xrest - orest) else "the ops other than matrix multiplies"
     return note("profile", model=model, batch=batch, variant=variant, calls=prof["calls"],
@@ -277,7 +298,7 @@ def child(args) -> dict:
                 if "predict" in vs:
                     fns["predict"] = lambda: keras_model.predict(feed, batch_size=batch, verbose=0)
                 if "tf_function" in vs:
-                    graph = tf.function(lambda x: keras_model(x, training=False))
+                    graph = compile_encoder(keras_model, batch, SEQ, jit_compile=False)
                     fns["tf_function"] = lambda: graph(tf_feed)
                 if "xla" in vs:
                     fast = compile_encoder(keras_model, batch, SEQ)
@@ -333,8 +354,9 @@ def child(args) -> dict:
 
 
 def recommended_variant(row: dict) -> str:
-    """The faster of kbert's float paths measured in the default config (`xla`, and `tflite_fp32` at batch 1)."""
-    measured = [v for v in ("xla", "tflite_fp32") if row.get(f"{v}_ms") is not None]
+    """The fastest of kbert's float paths measured in the default config (`xla`, `tf_function`, and `tflite_fp32`
+    at batch 1)."""
+    measured = [v for v in ("xla", "tf_function", "tflite_fp32") if row.get(f"{v}_ms") is not None]
     return min(measured, key=lambda v: row[f"{v}_ms"]) if measured else "xla"
 
 
@@ -378,24 +400,23 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.child:
         if args.profile_child:
-            model, batch = args.profile_child.split(":")
-            print(json.dumps(profile_child(model, int(batch))))
+            model, batch, variant = args.profile_child.split(":")
+            print(json.dumps(profile_child(model, int(batch), variant)))
         else:
             print(json.dumps(child(args)))
         return 0
     forced = {tuple(x.split(":")) for x in args.profile.split(",") if x}
 
-    # quick: the real checkpoint only (5 interleaved rounds of torch, XLA and ORT at batch 32 keep it to ~2 min on
-    # 2 idle cores); the full run times all four
+    # quick: the real checkpoint only (5 interleaved rounds of torch, XLA, tf.function and ORT at batch 32 keep it to a
+    # few minutes on 2 idle cores); the full run times all four
     models = args.models.split(",") if args.models else (["minilm_l6"] if args.quick else list(MODELS))
     batches = [int(b) for b in args.batches.split(",")]
     if args.quick:
         configs = args.configs.split(",") if args.configs else ["default"]
-        # quick: the candidate recommended paths (XLA, TFLite at batch 1) against torch and ORT; the full run adds
-        # predict / tf.function / bf16
-        variants = args.variants.split(",") if args.variants else ["xla", "tflite_fp32", "ort_fp32"]
-        # batch 32 is the expensive part: quick mode times only the recommended path against torch and ORT
-        large = args.large_variants.split(",") if args.large_variants else ["xla", "ort_fp32"]
+        # quick: the candidate recommended paths (XLA, tf.function without XLA, TFLite at batch 1) against torch and
+        # ORT; the full run adds predict / bf16 and the other configs
+        variants = args.variants.split(",") if args.variants else ["xla", "tf_function", "tflite_fp32", "ort_fp32"]
+        large = args.large_variants.split(",") if args.large_variants else ["xla", "tf_function", "ort_fp32"]
         repeats, repeats_b1 = args.repeats or 5, args.repeats_b1 or 8
     else:
         configs = args.configs.split(",") if args.configs else list(CONFIGS)
@@ -464,7 +485,8 @@ def main(argv=None):
                 diff = f" (max abs diff {row[variant + '_maxdiff']:.1e})" if variant + "_maxdiff" in row else ""
                 (other if "." in variant else same).append(
                     f"{model} {b.replace('batch', 'batch ')}: {variant} {v:.1f} ms vs {rec} {rec_ms:.1f} ms{diff}")
-    # Why a target is missed: profile the XLA side and ORT (default config) where XLA is the recommended path.
+    # Why a target is missed: profile kbert's side and ORT (default config) where the recommended path is one TF's
+    # profiler can trace (XLA or tf.function); --profile forces a row (its recommended path, or XLA if it is TFLite).
     missed = {(m, b) for name, t in targets.items() if not t["met"]
               for m, b in [name.split(":")[0].split(" batch ")]}
     profiled, unprofiled = [], []
@@ -474,16 +496,17 @@ def main(argv=None):
             key = (model, str(b))
             if key not in missed | forced or row.get("ort_fp32_ms") is None:
                 continue
-            if row["recommended"] != "xla" and key not in forced:
+            if row["recommended"] not in PROFILED and key not in forced:
                 unprofiled.append(f"{model} batch {b}")
                 continue
-            print(f"profiling {model} batch {b} ...", flush=True)
-            prof = run_child(["--profile-child", f"{model}:{b}"], {}, timeout=1800)
+            variant = row["recommended"] if row["recommended"] in PROFILED else "xla"
+            print(f"profiling {model} batch {b} ({variant}) ...", flush=True)
+            prof = run_child(["--profile-child", f"{model}:{b}:{variant}"], {}, timeout=1800)
             if "error" in prof:
                 figures.setdefault("errors", {})[f"profile {model} batch {b}"] = prof["error"]
                 continue
             row["profile"] = prof
-            profiled.append(profile_note(model, b, {**row, "recommended": "xla"}))
+            profiled.append(profile_note(model, b, row))
     figures["targets"] = targets
     notes = [note("setup", seq=SEQ, torch_threads=TORCH_THREADS, configs=", ".join(configs), rounds=repeats,
                   rounds_b1=repeats_b1, settle_s=SETTLE_S, seconds=round(time.time() - t0))]

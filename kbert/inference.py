@@ -12,10 +12,13 @@
 Why (measured in bench/encoder_latency.py, against `transformers` on torch CPU, side by side):
 `model.predict` pays Keras' per-call data-adapter overhead and `tf.function` without XLA runs the
 graph op by op; `jit_compile=True` with fully static shapes lets XLA fuse attention, GELU and
-layer norm into a few kernels, which is what brings batch 1 below torch. For one text at a time the
-same bench also times a float32 `.tflite` on LiteRT (XNNPACK; `kbert export tflite --mode float32`,
-`kbert.export.litert`) and names the faster path per batch size (`recommended` in bench/RESULTS.md's
-encoder_latency rows). Shapes are fixed so the
+layer norm into a few kernels. `jit_compile=False` keeps the same fixed-shape graph but runs it op by op
+on TF's executor with oneDNN's kernels, whose matrix multiplies can beat XLA's at larger batches on some CPUs;
+for one text at a time the same bench also times a float32 `.tflite` on LiteRT (XNNPACK;
+`kbert export tflite --mode float32`, `kbert.export.litert`). Which path is fastest depends on the CPU and
+the batch size: the bench times all three in the same interleaved rounds and names the fastest per batch size
+(`recommended` in bench/RESULTS.md's encoder_latency rows); run `kbert bench encoder_latency --quick` on your
+machine to see its answer. Shapes are fixed so the
 graph compiles once: a smaller batch is padded up to `batch` and the outputs sliced back; a longer
 batch or another `seq_len` is an error (compile another function, one per serving shape).
 

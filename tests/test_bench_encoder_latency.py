@@ -17,7 +17,7 @@ def test_thunk_times_are_the_hlo_ops_of_a_traced_jit_function(jit_trace):
 
 def test_profile_note_splits_latency_by_op_share_and_names_the_larger_gap():
     row = {"recommended": "xla", "xla_ms": 100.0, "ort_fp32_ms": 80.0,
-           "profile": {"calls": 3, "xla_op_ms": {"dot": 30.0, "MatMul": 30.0, "add_fusion": 40.0},
+           "profile": {"calls": 3, "variant": "xla", "kbert_op_ms": {"dot": 30.0, "MatMul": 30.0, "add_fusion": 40.0},
                        "ort_op_ms": {"MatMul": 60.0, "Attention": 15.0, "SkipLayerNormalization": 25.0}}}
     part = encoder_latency.profile_note("bert_base", 32, row)
     text = render([part], script_templates(encoder_latency.__file__))
@@ -25,3 +25,39 @@ def test_profile_note_splits_latency_by_op_share_and_names_the_larger_gap():
     assert "~60.0 of xla's 100.0 ms (60%)" in text and "~60.0 of ORT's 80.0 ms (75%" in text
     assert "the rest ~40.0 vs ~20.0 ms: the ops other than matrix multiplies make up most" in text
     assert "xla add_fusion 40%, dot 30%, MatMul 30%" in text
+
+
+def test_graph_op_times_are_the_tf_ops_of_a_traced_graph_function(tmp_path):
+    """A tf.function without XLA: TF's executor runs each op as a "node:OpType" event; families are op types."""
+    import tensorflow as tf
+
+    f = tf.function(lambda a, b: tf.nn.relu(tf.matmul(a, b)) * 2.0 + 1.0)
+    a = tf.random.normal((256, 256))
+    f(a, a)
+    tf.profiler.experimental.start(str(tmp_path))
+    for _ in range(3):
+        f(a, a)
+    tf.profiler.experimental.stop()
+    ops = encoder_latency.graph_op_times(str(tmp_path))
+    assert any(encoder_latency.XLA_MATMUL.search(k) for k in ops), ops
+    assert "Relu" in ops and ":" not in "".join(ops), ops
+    assert all(v >= 0 for v in ops.values()) and sum(ops.values()) > 0
+    # the XLA reader finds no thunks in it, and the graph reader none in an XLA trace's thunk names
+    assert encoder_latency.thunk_times(str(tmp_path)) == {}
+
+
+def test_recommended_variant_is_the_fastest_measured_float_path():
+    rec = encoder_latency.recommended_variant
+    assert rec({"xla_ms": 10.0, "tf_function_ms": 8.0, "tflite_fp32_ms": 9.0, "predict_ms": 1.0}) == "tf_function"
+    assert rec({"xla_ms": 10.0, "tflite_fp32_ms": 9.0}) == "tflite_fp32"
+    assert rec({"xla_ms": 10.0, "tf_function_ms": None}) == "xla"
+    assert rec({}) == "xla"
+
+
+def test_profile_note_names_the_profiled_variant():
+    row = {"recommended": "tf_function", "tf_function_ms": 50.0, "ort_fp32_ms": 40.0,
+           "profile": {"calls": 3, "variant": "tf_function",
+                       "kbert_op_ms": {"_MklMatMul": 30.0, "BatchMatMulV2": 10.0, "AddV2": 10.0},
+                       "ort_op_ms": {"MatMul": 30.0, "SkipLayerNormalization": 10.0}}}
+    text = render([encoder_latency.profile_note("bert_base", 32, row)], script_templates(encoder_latency.__file__))
+    assert "tf_function vs ONNX Runtime fp32" in text and "~40.0 of tf_function's 50.0 ms (80%)" in text
