@@ -17,17 +17,28 @@ def write_austen_excerpt(tmp_path_factory, name: str, chapters: int) -> str:
     return str(d)
 
 
-@pytest.fixture
-def jit_trace(tmp_path):
-    """A TF profiler trace directory holding 3 calls of a small XLA-compiled function (a matmul, relu, scale and
-    add), traced after one untraced call that compiles it."""
+def _trace(logdir, jit_compile: bool) -> str:
+    """A TF profiler trace in `logdir` of 3 calls of a small tf.function (a matmul, relu, scale and add), traced
+    after one untraced call that compiles it."""
     import tensorflow as tf
 
-    f = tf.function(lambda a, b: tf.nn.relu(tf.matmul(a, b)) * 2.0 + 1.0, jit_compile=True)
+    f = tf.function(lambda a, b: tf.nn.relu(tf.matmul(a, b)) * 2.0 + 1.0, jit_compile=jit_compile)
     a = tf.random.normal((256, 256))
     f(a, a)
-    tf.profiler.experimental.start(str(tmp_path))
+    tf.profiler.experimental.start(str(logdir))
     for _ in range(3):
         f(a, a)
     tf.profiler.experimental.stop()
-    return str(tmp_path)
+    return str(logdir)
+
+
+@pytest.fixture
+def jit_trace(tmp_path):
+    """A trace of an XLA-compiled function: one event per HLO thunk."""
+    return _trace(tmp_path, jit_compile=True)
+
+
+@pytest.fixture
+def graph_trace(tmp_path):
+    """A trace of the same function without XLA: TF's executor runs each op as a "node:OpType" event."""
+    return _trace(tmp_path, jit_compile=False)

@@ -27,23 +27,14 @@ def test_profile_note_splits_latency_by_op_share_and_names_the_larger_gap():
     assert "xla add_fusion 40%, dot 30%, MatMul 30%" in text
 
 
-def test_graph_op_times_are_the_tf_ops_of_a_traced_graph_function(tmp_path):
+def test_graph_op_times_are_the_tf_ops_of_a_traced_graph_function(graph_trace):
     """A tf.function without XLA: TF's executor runs each op as a "node:OpType" event; families are op types."""
-    import tensorflow as tf
-
-    f = tf.function(lambda a, b: tf.nn.relu(tf.matmul(a, b)) * 2.0 + 1.0)
-    a = tf.random.normal((256, 256))
-    f(a, a)
-    tf.profiler.experimental.start(str(tmp_path))
-    for _ in range(3):
-        f(a, a)
-    tf.profiler.experimental.stop()
-    ops = encoder_latency.graph_op_times(str(tmp_path))
+    ops = encoder_latency.graph_op_times(graph_trace)
     assert any(encoder_latency.XLA_MATMUL.search(k) for k in ops), ops
     assert "Relu" in ops and ":" not in "".join(ops), ops
     assert all(v >= 0 for v in ops.values()) and sum(ops.values()) > 0
-    # the XLA reader finds no thunks in it, and the graph reader none in an XLA trace's thunk names
-    assert encoder_latency.thunk_times(str(tmp_path)) == {}
+    # the XLA reader finds no thunks in it
+    assert encoder_latency.thunk_times(graph_trace) == {}
 
 
 def test_recommended_variant_is_the_fastest_measured_float_path():
