@@ -11,14 +11,14 @@ both sides, checked by the max abs difference of the outputs) and MiniLM-L6 (the
 
 Keras variants: `predict` (model.predict), `tf_function` (`kbert.inference.compile_encoder(...,
 jit_compile=False)`: a fixed-shape tf.function run op by op by TF's executor with oneDNN kernels), `xla`
-(`kbert.inference.compile_encoder`: tf.function(jit_compile=True) with fixed shapes, the default) and
-`xla_bf16` (the same in mixed bfloat16; its max abs diff vs float32 is reported). Runtime settings that must be fixed before TensorFlow starts (oneDNN, XLA flags, thread
-pools) each run in their own subprocess, with torch measured again inside it, so every ratio is
-torch vs Keras in the same process, interleaved (torch, A, B, torch, A, B, ...) and reduced to
-medians: contention from other jobs on a shared machine hits both sides alike. In each round a side first runs
-untimed for `bench.common.SETTLE_S` (at batch 32 on its batch-1 input, which is cheaper), so it is not timed while
-the previous side's worker threads still spin (ONNX Runtime's do after each call, by default) and it is timed as
-it runs on its own, back to back.
+(`kbert.inference.compile_encoder`: tf.function(jit_compile=True) with fixed shapes, the default) and `xla_bf16`
+(the same in mixed bfloat16; its max abs diff vs float32 is reported). Runtime settings that must be fixed before
+TensorFlow starts (oneDNN, XLA flags, thread pools) each run in their own subprocess, with torch measured again
+inside it, so every ratio is torch vs Keras in the same process, interleaved (torch, A, B, torch, A, B, ...) and
+reduced to medians: contention from other jobs on a shared machine hits both sides alike. In each round a side
+first runs untimed for `bench.common.SETTLE_S` (at batch 32 on its batch-1 input, which is cheaper), so it is not
+timed while the previous side's worker threads still spin (ONNX Runtime's do after each call, by default) and it is
+timed as it runs on its own, back to back.
 
 `tflite_fp32` (batch 1, the default config only): the encoder converted to a float32 `.tflite` with
 kbert's converter (`kbert.export.tflite_convert`, sequence output) and run by LiteRT with its
@@ -33,9 +33,9 @@ is met only when the interval's upper end is <= its limit.
 
 Where a target is missed and the recommended path there is `xla` or `tf_function` (or `--profile MODEL:BATCH`
 asks), a further child process traces PROFILE_CALLS calls of that function with TF's profiler (each HLO thunk an
-event for XLA, each TF op an event for tf.function; `kbert._compat.tf_profiler`) and of ONNX Runtime with its own profiler (per-node kernel times), and the result
-splits each side's median latency by its share of traced op time: matrix multiplies vs the rest, and the largest
-ops.
+event for XLA, each TF op an event for tf.function; `kbert._compat.tf_profiler`) and of ONNX Runtime with its own
+profiler (per-node kernel times), and the result splits each side's median latency by its share of traced op time:
+matrix multiplies vs the rest, and the largest ops.
 """
 
 from __future__ import annotations
@@ -57,18 +57,18 @@ from bench.common import SETTLE_S, interleaved_rounds, litert_call, note, ratio,
 NOTES = {
     "setup": "seq {seq}, torch {torch_threads} threads (torch.set_num_threads), ONNX Runtime {torch_threads} intra-op "
              "threads, TF default thread pools unless the config says otherwise; configs run: {configs}. Recommended "
-             "float path = the fastest, in this run, of kbert.inference.compile_encoder with XLA (xla: jit_compile=True, "
-             "fixed shapes, TF defaults) or without (tf_function: jit_compile=False, TF's executor and oneDNN "
-             "kernels) and, at batch 1, a float32 .tflite on LiteRT (XNNPACK, 2 threads). "
+             "float path = the fastest, in this run, of kbert.inference.compile_encoder with XLA (xla: "
+             "jit_compile=True, fixed shapes, TF defaults) or without (tf_function: jit_compile=False, TF's executor "
+             "and oneDNN kernels) and, at batch 1, a float32 .tflite on LiteRT (XNNPACK, 2 threads). "
              "{rounds_b1} interleaved rounds at batch 1, {rounds} at larger batches (one timed call of each side per "
              "round, after {settle_s} s of untimed calls of the same side, at batch 1; ratios per round, median and "
              "95% bootstrap interval); {seconds:.0f} s in all.",
     "missed": "Missed: {gaps}.",
     "profile": "Profile of {model} batch {batch}, {variant} vs ONNX Runtime fp32 ({calls} traced calls each, median "
-               "latency split by share of traced op time): matrix multiplies ~{xla_mm} of {variant}'s {xla_wall} ms "
-               "({xla_share:.0%}) vs ~{ort_mm} of ORT's {ort_wall} ms ({ort_share:.0%}; its fused Attention counted "
-               "as matmul), the rest ~{xla_rest} vs ~{ort_rest} ms: {where} make up most of the difference. "
-               "Largest ops: {variant} {xla_top}; ORT {ort_top}.",
+               "latency split by share of traced op time): matrix multiplies ~{kbert_mm} of {variant}'s "
+               "{kbert_wall} ms ({kbert_share:.0%}) vs ~{ort_mm} of ORT's {ort_wall} ms ({ort_share:.0%}; its fused "
+               "Attention counted as matmul), the rest ~{kbert_rest} vs ~{ort_rest} ms: {where} make up most of the "
+               "difference. Largest ops: {variant} {kbert_top}; ORT {ort_top}.",
     "alternatives": "Faster than the recommended path in the same interleaved rounds (medians): {alts}.",
     "no_alternatives": "No other variant timed in the same interleaved rounds beat the recommended path's median.",
     "config_alternatives": "Faster than the recommended path's median in a config's own process (not interleaved "
@@ -244,7 +244,7 @@ def profile_child(model: str, batch: int, variant: str = "xla") -> dict:
 def profile_note(model: str, batch: int, row: dict) -> dict:
     """The "profile" note for a row whose `profile` holds `profile_child`'s op times."""
     prof = row["profile"]
-    variant = prof.get("variant", row.get("recommended", "xla"))
+    variant = prof["variant"]
 
     def split(ops, is_mm, wall):
         total = sum(ops.values()) or 1.0
@@ -252,14 +252,14 @@ def profile_note(model: str, batch: int, row: dict) -> dict:
         top = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:3])
         return share, share * wall, (1 - share) * wall, top
 
-    xla_wall, ort_wall = row[f"{variant}_ms"], row["ort_fp32_ms"]
-    xs, xmm, xrest, xtop = split(prof["kbert_op_ms"], lambda k: bool(XLA_MATMUL.search(k)), xla_wall)
+    kbert_wall, ort_wall = row[f"{variant}_ms"], row["ort_fp32_ms"]
+    ks, kmm, krest, ktop = split(prof["kbert_op_ms"], lambda k: bool(XLA_MATMUL.search(k)), kbert_wall)
     os_, omm, orest, otop = split(prof["ort_op_ms"], lambda k: k in ORT_MATMUL, ort_wall)
-    where = "matrix multiplies" if abs(xmm - omm) >= abs(xrest - orest) else "the ops other than matrix multiplies"
+    where = "matrix multiplies" if abs(kmm - omm) >= abs(krest - orest) else "the ops other than matrix multiplies"
     return note("profile", model=model, batch=batch, variant=variant, calls=prof["calls"],
-                xla_mm=f"{xmm:.1f}", xla_wall=f"{xla_wall:.1f}", xla_share=xs, ort_mm=f"{omm:.1f}",
-                ort_wall=f"{ort_wall:.1f}", ort_share=os_, xla_rest=f"{xrest:.1f}", ort_rest=f"{orest:.1f}",
-                where=where, xla_top=xtop, ort_top=otop)
+                kbert_mm=f"{kmm:.1f}", kbert_wall=f"{kbert_wall:.1f}", kbert_share=ks, ort_mm=f"{omm:.1f}",
+                ort_wall=f"{ort_wall:.1f}", ort_share=os_, kbert_rest=f"{krest:.1f}", ort_rest=f"{orest:.1f}",
+                where=where, kbert_top=ktop, ort_top=otop)
 
 
 def child(args) -> dict:
@@ -361,7 +361,8 @@ def recommended_variant(row: dict) -> str:
 
 
 def run_child(extra: list, env: dict, timeout: int) -> dict:
-    """Run `python -m bench.encoder_latency --child ...extra` with `env` added; its last JSON line, or {"error": ...}."""
+    """Run `python -m bench.encoder_latency --child ...extra` with `env` added: its last JSON line, or
+    {"error": ...}."""
     cmd = [sys.executable, "-m", "bench.encoder_latency", "--child", *extra]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
