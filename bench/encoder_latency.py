@@ -31,11 +31,12 @@ with `onnxruntime.transformers.optimizer` (bench/ort.py), 2 intra-op threads, ti
 interleaved rounds. Each ratio comes with a 95% bootstrap interval over the per-round ratios; a target
 is met only when the interval's upper end is <= its limit.
 
-Where a target is missed and the recommended path there is `xla` or `tf_function` (or `--profile MODEL:BATCH`
-asks), a further child process traces PROFILE_CALLS calls of that function with TF's profiler (each HLO thunk an
-event for XLA, each TF op an event for tf.function; `kbert._compat.tf_profiler`) and of ONNX Runtime with its own
-profiler (per-node kernel times), and the result splits each side's median latency by its share of traced op time:
-matrix multiplies vs the rest, and the largest ops.
+Where a target is missed (or `--profile MODEL:BATCH` asks), a further child process profiles PROFILE_CALLS calls
+of the recommended path: `xla` and `tf_function` with TF's profiler (each HLO thunk an event for XLA, each TF op an
+event for tf.function; `kbert._compat.tf_profiler`), `tflite_fp32` with LiteRT's op profiler (each XNNPACK operator
+an event; `kbert._compat.litert_profiler`), and ONNX Runtime with its own profiler (per-node kernel times). The
+result splits each side's median latency by its share of profiled op time: matrix multiplies vs the rest, and the
+largest ops.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ NOTES = {
              "round, after {settle_s} s of untimed calls of the same side, at batch 1; ratios per round, median and "
              "95% bootstrap interval); {seconds:.0f} s in all.",
     "missed": "Missed: {gaps}.",
-    "profile": "Profile of {model} batch {batch}, {variant} vs ONNX Runtime fp32 ({calls} traced calls each, median "
-               "latency split by share of traced op time): matrix multiplies ~{kbert_mm} of {variant}'s "
+    "profile": "Profile of {model} batch {batch}, {variant} vs ONNX Runtime fp32 ({calls} profiled calls each, median "
+               "latency split by share of profiled op time): matrix multiplies ~{kbert_mm} of {variant}'s "
                "{kbert_wall} ms ({kbert_share:.0%}) vs ~{ort_mm} of ORT's {ort_wall} ms ({ort_share:.0%}; its fused "
                "Attention counted as matmul), the rest ~{kbert_rest} vs ~{ort_rest} ms: {where} make up most of the "
                "difference. Largest ops: {variant} {kbert_top}; ORT {ort_top}.",
@@ -75,8 +76,6 @@ NOTES = {
                            "with it, so a difference of a few percent may be run-to-run drift): {alts}. "
                            "kbert.inference keeps TF defaults: XLA flags, oneDNN and thread pools are process-wide "
                            "settings for the user to choose.",
-    "unprofiled": "Not profiled: {rows} (the recommended path there is the float32 .tflite, and LiteRT's op "
-                  "profiler is not wired into this bench).",
     "recommended": "Recommended float path by measurement: {paths}.",
 }
 
@@ -93,15 +92,15 @@ CONFIGS = {
 SEQ = 128
 TORCH_THREADS = 2
 PROFILE_CALLS = 3
-# op families counted as matrix multiplies: HLO thunk names (XLA) and ONNX op types (ORT)
-XLA_MATMUL = re.compile(r"dot|matmul|gemm|conv", re.IGNORECASE)
+# op families counted as matrix multiplies: HLO thunk names (XLA), TF op types (tf.function), XNNPACK operators
+# (TFLite: "Fully Connected (NC, F32) GEMM", "Batch Matrix Multiply (NC, F32)") and ONNX op types (ORT)
+KBERT_MATMUL = re.compile(r"dot|matmul|gemm|conv(?!ert)|matrix multiply|fully connected", re.IGNORECASE)
 ORT_MATMUL = {"MatMul", "FusedMatMul", "Gemm", "Attention", "MultiHeadAttention", "MatMulInteger",
               "DynamicQuantizeMatMul"}
 # what an XLA CPU executable's thunks run inside, on the caller's thread and on the pool's
 XLA_EXECUTORS = ("CpuExecutable::ExecuteAsyncOnStream", "ThunkExecutor::Execute")
 # what TF's graph executor runs a tf.function's ops inside (each op an event named "node:OpType")
 TF_EXECUTORS = ("ExecutorState::Process",)
-PROFILED = ("xla", "tf_function")  # the recommended paths this bench can trace with TF's profiler
 XLA_WAITS = ("BlockUntilReady",)  # the caller waiting for the pool inside the executable's event: not an op
 
 
@@ -208,29 +207,39 @@ def graph_op_times(logdir: str) -> dict:
 
 
 def profile_child(model: str, batch: int, variant: str = "xla") -> dict:
-    """Per-call op times (ms) of kbert's `variant` function (`xla` or `tf_function`: compile_encoder with or without
-    jit_compile) and of ONNX Runtime fp32 for one model and batch."""
+    """Per-call op times (ms) of kbert's `variant` (`xla` or `tf_function`: compile_encoder with or without
+    jit_compile, traced by TF's profiler; `tflite_fp32`: the float32 .tflite on LiteRT, its op profiler) and of ONNX
+    Runtime fp32 for one model and batch."""
     import tensorflow as tf
     import torch
 
     from bench import ort
-    from kbert.inference import compile_encoder
 
     torch.set_num_threads(TORCH_THREADS)
     with tempfile.TemporaryDirectory() as tmp:
         torch_model, keras_models = load_pair(model, tmp)
         feed, _ = inputs(keras_models["float32"], torch_model, batch, np.random.default_rng(0))
-        tf_feed = {k: tf.constant(v) for k, v in feed.items()}
-        fast = compile_encoder(keras_models["float32"], batch, SEQ, jit_compile=variant == "xla")
-        fast(tf_feed)
-        fast(tf_feed)
-        logdir = os.path.join(tmp, "trace")
-        tf.profiler.experimental.start(logdir)
-        for _ in range(PROFILE_CALLS):
+        if variant == "tflite_fp32":
+            from kbert._compat.litert_profiler import op_times
+
+            path = os.path.join(tmp, "encoder.tflite")
+            with open(path, "wb") as f:
+                f.write(tflite_float32(keras_models["float32"], feed))
+            kbert_ops = op_times(path, feed, num_threads=TORCH_THREADS, calls=PROFILE_CALLS)
+        else:
+            from kbert.inference import compile_encoder
+
+            tf_feed = {k: tf.constant(v) for k, v in feed.items()}
+            fast = compile_encoder(keras_models["float32"], batch, SEQ, jit_compile=variant == "xla")
             fast(tf_feed)
-        tf.profiler.experimental.stop()
-        ops = thunk_times(logdir) if variant == "xla" else graph_op_times(logdir)
-        kbert_ops = {k: v / 1e9 / PROFILE_CALLS for k, v in ops.items()}
+            fast(tf_feed)
+            logdir = os.path.join(tmp, "trace")
+            tf.profiler.experimental.start(logdir)
+            for _ in range(PROFILE_CALLS):
+                fast(tf_feed)
+            tf.profiler.experimental.stop()
+            ops = thunk_times(logdir) if variant == "xla" else graph_op_times(logdir)
+            kbert_ops = {k: v / 1e9 / PROFILE_CALLS for k, v in ops.items()}
         session = ort.ort_sessions(torch_model, os.path.join(tmp, "onnx"), threads=TORCH_THREADS, int8=False,
                                    profile=True)["ort_fp32"]
         call = ort.feed_fn(session, feed["token_ids"], feed["padding_mask"])
@@ -253,7 +262,7 @@ def profile_note(model: str, batch: int, row: dict) -> dict:
         return share, share * wall, (1 - share) * wall, top
 
     kbert_wall, ort_wall = row[f"{variant}_ms"], row["ort_fp32_ms"]
-    ks, kmm, krest, ktop = split(prof["kbert_op_ms"], lambda k: bool(XLA_MATMUL.search(k)), kbert_wall)
+    ks, kmm, krest, ktop = split(prof["kbert_op_ms"], lambda k: bool(KBERT_MATMUL.search(k)), kbert_wall)
     os_, omm, orest, otop = split(prof["ort_op_ms"], lambda k: k in ORT_MATMUL, ort_wall)
     where = "matrix multiplies" if abs(kmm - omm) >= abs(krest - orest) else "the ops other than matrix multiplies"
     return note("profile", model=model, batch=batch, variant=variant, calls=prof["calls"],
@@ -486,21 +495,16 @@ def main(argv=None):
                 diff = f" (max abs diff {row[variant + '_maxdiff']:.1e})" if variant + "_maxdiff" in row else ""
                 (other if "." in variant else same).append(
                     f"{model} {b.replace('batch', 'batch ')}: {variant} {v:.1f} ms vs {rec} {rec_ms:.1f} ms{diff}")
-    # Why a target is missed: profile kbert's side and ORT (default config) where the recommended path is one TF's
-    # profiler can trace (XLA or tf.function); --profile forces a row (its recommended path, or XLA if it is TFLite).
+    # Why a target is missed: profile kbert's recommended path and ORT (default config); --profile forces a row.
     missed = {(m, b) for name, t in targets.items() if not t["met"]
               for m, b in [name.split(":")[0].split(" batch ")]}
-    profiled, unprofiled = [], []
+    profiled = []
     for model in models:
         for b in batches:
             row = figures.get(model, {}).get(f"batch{b}", {})
-            key = (model, str(b))
-            if key not in missed | forced or row.get("ort_fp32_ms") is None:
+            if (model, str(b)) not in missed | forced or row.get("ort_fp32_ms") is None:
                 continue
-            if row["recommended"] not in PROFILED and key not in forced:
-                unprofiled.append(f"{model} batch {b}")
-                continue
-            variant = row["recommended"] if row["recommended"] in PROFILED else "xla"
+            variant = row["recommended"]
             print(f"profiling {model} batch {b} ({variant}) ...", flush=True)
             prof = run_child(["--profile-child", f"{model}:{b}:{variant}"], {}, timeout=1800)
             if "error" in prof:
@@ -518,8 +522,6 @@ def main(argv=None):
     notes.append(note("alternatives", alts="; ".join(same)) if same else note("no_alternatives"))
     if other:
         notes.append(note("config_alternatives", alts="; ".join(other)))
-    if unprofiled:
-        notes.append(note("unprofiled", rows=", ".join(unprofiled)))
     write_result("encoder_latency", figures, notes, quick=args.quick,
                  datasets={"inputs": "random token ids, all positions real", "seq_len": SEQ})
     return 0

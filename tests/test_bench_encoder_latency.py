@@ -9,7 +9,7 @@ from bench.common import render, script_templates
 
 def test_thunk_times_are_the_hlo_ops_of_a_traced_jit_function(jit_trace):
     ops = encoder_latency.thunk_times(jit_trace)
-    assert any(encoder_latency.XLA_MATMUL.search(k) for k in ops), ops
+    assert any(encoder_latency.KBERT_MATMUL.search(k) for k in ops), ops
     # families only (no `.N` suffix), no runtime events and no waits
     assert all(not re.search(r"\.\d+$", k) and ":" not in k and k not in encoder_latency.XLA_WAITS for k in ops), ops
     assert all(v >= 0 for v in ops.values()) and sum(ops.values()) > 0
@@ -30,7 +30,7 @@ def test_profile_note_splits_latency_by_op_share_and_names_the_larger_gap():
 def test_graph_op_times_are_the_tf_ops_of_a_traced_graph_function(graph_trace):
     """A tf.function without XLA: TF's executor runs each op as a "node:OpType" event; families are op types."""
     ops = encoder_latency.graph_op_times(graph_trace)
-    assert any(encoder_latency.XLA_MATMUL.search(k) for k in ops), ops
+    assert any(encoder_latency.KBERT_MATMUL.search(k) for k in ops), ops
     assert "Relu" in ops and ":" not in "".join(ops), ops
     assert all(v >= 0 for v in ops.values()) and sum(ops.values()) > 0
     # the XLA reader finds no thunks in it
@@ -52,3 +52,12 @@ def test_profile_note_names_the_profiled_variant():
                        "ort_op_ms": {"MatMul": 30.0, "SkipLayerNormalization": 10.0}}}
     text = render([encoder_latency.profile_note("bert_base", 32, row)], script_templates(encoder_latency.__file__))
     assert "tf_function vs ONNX Runtime fp32" in text and "~40.0 of tf_function's 50.0 ms (80%)" in text
+
+
+def test_matmul_families_cover_every_runtime_and_not_converts():
+    mm = encoder_latency.KBERT_MATMUL
+    for name in ("dot", "MatMul", "_MklBatchMatMulV2", "Fully Connected (NC, F32) GEMM",
+                 "Batch Matrix Multiply (NC, F32) GEMM", "convolution"):
+        assert mm.search(name), name
+    for name in ("Convert (NC, F32, QD8)", "Softmax (NC, F32)", "add_fusion", "SELECT_V2"):
+        assert not mm.search(name), name

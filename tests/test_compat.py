@@ -188,3 +188,28 @@ def test_tf_profiler_trace_reads_back_the_ops_of_a_jit_function(jit_trace):
     assert "CpuExecutable::ExecuteAsyncOnStream" in names, sorted(names)
     assert any(n.lower().startswith(("dot", "matmul")) for n in names), sorted(names)
     assert all(duration >= 0 and offset >= 0 for _, _, _, offset, duration in events)
+
+
+def test_litert_profiler_times_the_xnnpack_ops_of_a_tflite(tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kbert._compat.litert_profiler import op_times
+
+    x = keras.Input((64,), batch_size=2, name="features")
+    model = keras.Model(x, keras.layers.Dense(8)(keras.layers.Dense(256, activation="relu")(x)))
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    from ai_edge_litert.interpreter import Interpreter
+
+    (name,) = Interpreter(model_path=str(path)).get_signature_list()["serving_default"]["inputs"]
+    feed = {name: np.ones((2, 64), "float32")}
+    times = op_times(str(path), feed, num_threads=1, calls=4)
+    # both dense layers run as XNNPACK's fully connected operator; every time is a non-negative duration
+    assert any(k.startswith("Fully Connected") for k in times), times
+    assert all(v >= 0 for v in times.values())
+    with pytest.raises(ValueError, match="has no input"):
+        op_times(str(path), {"other": feed[name]})
+    with pytest.raises(ValueError, match="bytes"):
+        op_times(str(path), {name: np.ones((1, 64), "float32")})
