@@ -8,8 +8,9 @@ option builders serialize them), managed tensor buffers for the default signatur
 With XNNPACK each event is one of the delegate's own operators ("Fully Connected (NC, F32) GEMM", "Batch Matrix
 Multiply (NC, F32)", ...), timed in microseconds.
 
-The layout of `ProfiledEventData` and the option identifiers were taken from LiteRT's public headers at the
-version range `TESTED` names; tests/test_compat.py runs it on a real flatbuffer.
+The layout of `ProfiledEventData` and the option identifiers were taken from LiteRT's public headers of the C API
+that ai-edge-litert 2.3 ships, and checked on that version only (`PROFILER_SINCE`; older wheels name the profiler
+functions differently): tests/test_compat.py runs it on a real flatbuffer.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import os
 
 import numpy as np
 
-from kbert._compat import CompatError, check
+from kbert._compat import CompatError, check, version
 
 TOUCH = "profiling a .tflite's ops with LiteRT's C API (libLiteRt.so in ai-edge-litert)"
 HW_CPU = 1  # kLiteRtHwAcceleratorCpu
 LOCK_WRITE = 1  # kLiteRtTensorBufferLockModeWrite
 # LiteRtProfilerEventType: an op of the graph, an op inside a delegate reported in the op-wise section
 OPERATOR_INVOKE_EVENT, DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT = 1 << 1, 1 << 3
+PROFILER_SINCE = (2, 3)  # the first ai-edge-litert this C API use was checked on
 TENSOR_TYPE_BYTES = 1024  # room for a LiteRtRankedTensorType (element type + layout of up to 8 dims)
 
 
@@ -46,6 +48,10 @@ _NO_DELETE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda payload: None)  # pa
 
 def _library():
     check("ai-edge-litert", TOUCH)
+    if version("ai-edge-litert") < PROFILER_SINCE:
+        have = ".".join(map(str, version("ai-edge-litert")))
+        raise CompatError(f"{TOUCH} needs ai-edge-litert {PROFILER_SINCE[0]}.{PROFILER_SINCE[1]} or newer "
+                          f"(installed: {have})")
     import ai_edge_litert
 
     path = os.path.join(os.path.dirname(ai_edge_litert.__file__), "libLiteRt.so")
