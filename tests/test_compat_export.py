@@ -49,6 +49,29 @@ def test_explicit_attention_restores_and_checks_version(monkeypatch):
     assert attention.dropout_rate(layer) == 0.0
 
 
+def test_explicit_attention_traces_float_masks_additively_with_the_same_scores():
+    """mask_fill=None: `x + (1 - mask) * fill` and `out * mask` instead of Keras' two `where`s; same
+    attention scores, and a fully masked query row is still all zeros."""
+    import keras
+
+    from kbert._compat import attention
+
+    layer = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    x = np.random.RandomState(0).randn(2, 5, 8).astype("float32")
+    mask = np.ones((2, 5, 5), bool)
+    mask[0, :, 3:] = False
+    mask[1, 2, :] = False
+    ref = np.asarray(layer(x, x, attention_mask=mask, return_attention_scores=True)[1])
+    with attention.explicit_attention(layer):
+        assert "call" in vars(layer._softmax)
+        got = np.asarray(layer(x, x, attention_mask=mask, return_attention_scores=True)[1])
+    assert "call" not in vars(layer._softmax)
+    assert np.allclose(got, ref, atol=1e-7) and not got[1, :, 2].any() and not got[0, :, :, 3:].any()
+    assert np.allclose(got.sum(-1)[0], 1.0, atol=1e-6)
+    with attention.explicit_attention(layer, mask_fill=-60.0):  # int8 graphs keep the `where` form
+        assert "call" not in vars(layer._softmax)
+
+
 def test_litert_interpreter_runs_with_and_without_latest_xnnpack_features(tiny_tflite):
     from bench.common import litert_call
 

@@ -265,6 +265,10 @@ def test_no_folded_attention_mask_constant():
     assert constants and not [s for s in constants if len(s) == 4 and s[-2:] == [SEQ, SEQ]], constants
     attention = [la for la in enc._flatten_layers() if isinstance(la, keras.layers.MultiHeadAttention)]
     assert attention and all(la._dropout == 0.0 for la in attention)  # the model itself is left as it was
+    # the float graph's masked softmax is ADD/MUL (XNNPACK), not SELECT_V2 (LiteRT's reference kernel)
+    ops = {name for name, _, _ in litert.op_codes(content)}
+    assert "SELECT_V2" not in ops and {"ADD", "MUL", "SOFTMAX"} <= ops, ops
+    assert all("call" not in vars(la._softmax) for la in attention)
 
 
 def test_bad_input_errors(classifier):
