@@ -12,7 +12,8 @@ both sides, checked by the max abs difference of the outputs) and MiniLM-L6 (the
 Keras variants: `predict` (model.predict), `tf_function` (`kbert.inference.compile_encoder(...,
 jit_compile=False)`: a fixed-shape tf.function run op by op by TF's executor with oneDNN kernels), `xla`
 (`kbert.inference.compile_encoder`: tf.function(jit_compile=True) with fixed shapes, the default) and `xla_bf16`
-(the same in mixed bfloat16; its max abs diff vs float32 is reported). Runtime settings that must be fixed before
+(the same in mixed bfloat16; its max abs diff vs float32 is reported) and `tf_function_bf16` (`tf_function` in mixed
+bfloat16: TF's oneDNN kernels, which run bfloat16 matmuls on AMX / AVX512-BF16 where the CPU has them). Runtime settings that must be fixed before
 TensorFlow starts (oneDNN, XLA flags, thread pools) each run in their own subprocess, with torch measured again
 inside it, so every ratio is torch vs Keras in the same process, interleaved (torch, A, B, torch, A, B, ...) and
 reduced to medians: contention from other jobs on a shared machine hits both sides alike. In each round a side
@@ -22,9 +23,12 @@ timed as it runs on its own, back to back.
 
 `tflite_fp32` (batch 1, the default config only): the encoder converted to a float32 `.tflite` with
 kbert's converter (`kbert.export.tflite_convert`, sequence output) and run by LiteRT with its
-default XNNPACK delegate, 2 threads, as an app or a batch-1 server would. The recommended float path
-at each batch size is the fastest of kbert's float paths in this run's medians: `xla`, `tf_function` and (batch 1)
-`tflite_fp32`: that is the path the targets judge and the result names.
+default XNNPACK delegate, 2 threads, as an app or a batch-1 server would; `tflite_fp32_compiled`: the same
+flatbuffer on LiteRT's `CompiledModel` API (`kbert.export.litert.compiled_runner`, CPU, 2 threads). The
+recommended float path at each batch size is the fastest of kbert's float paths in this run's medians: `xla`,
+`tf_function`, (batch 1) `tflite_fp32` and `tflite_fp32_compiled`, and the bfloat16 paths `xla_bf16` and
+`tf_function_bf16` where their max abs diff vs torch fp32 is within BF16_MAX_DIFF: that is the path the targets
+judge and the result names.
 
 ONNX Runtime (`ort_fp32`, the default config only): the same torch model exported to ONNX, optimized
 with `onnxruntime.transformers.optimizer` (bench/ort.py), 2 intra-op threads, timed in the same
@@ -60,7 +64,8 @@ NOTES = {
              "threads, TF default thread pools unless the config says otherwise; configs run: {configs}. Recommended "
              "float path = the fastest, in this run, of kbert.inference.compile_encoder with XLA (xla: "
              "jit_compile=True, fixed shapes, TF defaults) or without (tf_function: jit_compile=False, TF's executor "
-             "and oneDNN kernels) and, at batch 1, a float32 .tflite on LiteRT (XNNPACK, 2 threads). "
+             "and oneDNN kernels), in float32 or (where the outputs stay within {bf16_max_diff} of torch's) mixed bfloat16, and, "
+             "at batch 1, a float32 .tflite on LiteRT (XNNPACK, 2 threads; Interpreter or CompiledModel API). "
              "{rounds_b1} interleaved rounds at batch 1, {rounds} at larger batches (one timed call of each side per "
              "round, after {settle_s} s of untimed calls of the same side, at batch 1; ratios per round, median and "
              "95% bootstrap interval); {seconds:.0f} s in all.",
@@ -92,6 +97,11 @@ CONFIGS = {
 SEQ = 128
 TORCH_THREADS = 2
 PROFILE_CALLS = 3
+# a bfloat16 path may be recommended only while its sequence output stays this close to torch's float32 (max abs diff;
+# bf16 keeps 8 bits of mantissa: BERT-base hidden states differ by ~0.03-0.09, float32 paths by ~1e-5)
+BF16_MAX_DIFF = 0.1
+FLOAT_PATHS = ("xla", "tf_function", "tflite_fp32", "tflite_fp32_compiled")
+BF16_PATHS = ("xla_bf16", "tf_function_bf16")
 # op families counted as matrix multiplies: HLO thunk names (XLA), TF op types (tf.function), XNNPACK operators
 # (TFLite: "Fully Connected (NC, F32) GEMM", "Batch Matrix Multiply (NC, F32)") and ONNX op types (ORT)
 KBERT_MATMUL = re.compile(r"dot|matmul|gemm|conv(?!ert)|matrix multiply|fully connected", re.IGNORECASE)
@@ -207,9 +217,10 @@ def graph_op_times(logdir: str) -> dict:
 
 
 def profile_child(model: str, batch: int, variant: str = "xla") -> dict:
-    """Per-call op times (ms) of kbert's `variant` (`xla` or `tf_function`: compile_encoder with or without
-    jit_compile, traced by TF's profiler; `tflite_fp32`: the float32 .tflite on LiteRT, its op profiler) and of ONNX
-    Runtime fp32 for one model and batch."""
+    """Per-call op times (ms) of kbert's `variant` (`xla` or `tf_function`, float32 or `_bf16`: compile_encoder with
+    or without jit_compile, traced by TF's profiler; `tflite_fp32` / `tflite_fp32_compiled`: the float32 .tflite on
+    LiteRT's interpreter, its op profiler: the same XNNPACK operators either API runs) and of ONNX Runtime fp32 for
+    one model and batch."""
     import tensorflow as tf
     import torch
 
@@ -217,9 +228,10 @@ def profile_child(model: str, batch: int, variant: str = "xla") -> dict:
 
     torch.set_num_threads(TORCH_THREADS)
     with tempfile.TemporaryDirectory() as tmp:
-        torch_model, keras_models = load_pair(model, tmp)
+        dtype = "mixed_bfloat16" if variant.endswith("_bf16") else "float32"
+        torch_model, keras_models = load_pair(model, tmp, ("float32", dtype) if dtype != "float32" else ("float32",))
         feed, _ = inputs(keras_models["float32"], torch_model, batch, np.random.default_rng(0))
-        if variant == "tflite_fp32":
+        if variant.startswith("tflite_fp32"):
             from kbert._compat.litert_profiler import op_times
 
             path = os.path.join(tmp, "encoder.tflite")
@@ -230,7 +242,7 @@ def profile_child(model: str, batch: int, variant: str = "xla") -> dict:
             from kbert.inference import compile_encoder
 
             tf_feed = {k: tf.constant(v) for k, v in feed.items()}
-            fast = compile_encoder(keras_models["float32"], batch, SEQ, jit_compile=variant == "xla")
+            fast = compile_encoder(keras_models[dtype], batch, SEQ, jit_compile=variant.startswith("xla"))
             fast(tf_feed)
             fast(tf_feed)
             logdir = os.path.join(tmp, "trace")
@@ -238,7 +250,7 @@ def profile_child(model: str, batch: int, variant: str = "xla") -> dict:
             for _ in range(PROFILE_CALLS):
                 fast(tf_feed)
             tf.profiler.experimental.stop()
-            ops = thunk_times(logdir) if variant == "xla" else graph_op_times(logdir)
+            ops = thunk_times(logdir) if variant.startswith("xla") else graph_op_times(logdir)
             kbert_ops = {k: v / 1e9 / PROFILE_CALLS for k, v in ops.items()}
         session = ort.ort_sessions(torch_model, os.path.join(tmp, "onnx"), threads=TORCH_THREADS, int8=False,
                                    profile=True)["ort_fp32"]
@@ -288,7 +300,8 @@ def child(args) -> dict:
     out, sessions = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
-            dtypes = ("float32", "mixed_bfloat16") if "xla_bf16" in variants else ("float32",)
+            bf16 = any(v in BF16_PATHS for v in variants + large_variants)
+            dtypes = ("float32", "mixed_bfloat16") if bf16 else ("float32",)
             torch_model, keras_models = load_pair(name, tmp, dtypes)
             keras_model = keras_models["float32"]
             rng = np.random.default_rng(0)
@@ -315,9 +328,18 @@ def child(args) -> dict:
                 if "xla_bf16" in vs:
                     fast16 = compile_encoder(keras_models["mixed_bfloat16"], batch, SEQ)
                     fns["xla_bf16"] = lambda: fast16(tf_feed)
-                if "tflite_fp32" in vs and batch == 1:
-                    fns["tflite_fp32"] = litert_call(tflite_float32(keras_model, feed), feed, TORCH_THREADS,
-                                                      output="sequence_output")
+                if "tf_function_bf16" in vs:
+                    graph16 = compile_encoder(keras_models["mixed_bfloat16"], batch, SEQ, jit_compile=False)
+                    fns["tf_function_bf16"] = lambda: graph16(tf_feed)
+                if {"tflite_fp32", "tflite_fp32_compiled"} & set(vs) and batch == 1:
+                    content = tflite_float32(keras_model, feed)
+                    if "tflite_fp32" in vs:
+                        fns["tflite_fp32"] = litert_call(content, feed, TORCH_THREADS, output="sequence_output")
+                    if "tflite_fp32_compiled" in vs:
+                        from kbert.export.litert import compiled_runner
+
+                        compiled = compiled_runner(content, TORCH_THREADS)
+                        fns["tflite_fp32_compiled"] = lambda: compiled(**feed)["sequence_output"]
                 if "ort_fp32" in vs:
                     from bench import ort
 
@@ -363,9 +385,11 @@ def child(args) -> dict:
 
 
 def recommended_variant(row: dict) -> str:
-    """The fastest of kbert's float paths measured in the default config (`xla`, `tf_function`, and `tflite_fp32`
-    at batch 1)."""
-    measured = [v for v in ("xla", "tf_function", "tflite_fp32") if row.get(f"{v}_ms") is not None]
+    """The fastest of kbert's float paths measured in the default config (`xla`, `tf_function`, and at batch 1
+    `tflite_fp32` / `tflite_fp32_compiled`; the bfloat16 paths where their max abs diff is within BF16_MAX_DIFF)."""
+    measured = [v for v in FLOAT_PATHS if row.get(f"{v}_ms") is not None]
+    measured += [v for v in BF16_PATHS if row.get(f"{v}_ms") is not None
+                 and row.get(f"{v}_maxdiff", float("inf")) <= BF16_MAX_DIFF]
     return min(measured, key=lambda v: row[f"{v}_ms"]) if measured else "xla"
 
 
@@ -425,13 +449,16 @@ def main(argv=None):
         configs = args.configs.split(",") if args.configs else ["default"]
         # quick: the candidate recommended paths (XLA, tf.function without XLA, TFLite at batch 1) against torch and
         # ORT; the full run adds predict / bf16 and the other configs
-        variants = args.variants.split(",") if args.variants else ["xla", "tf_function", "tflite_fp32", "ort_fp32"]
-        large = args.large_variants.split(",") if args.large_variants else ["xla", "tf_function", "ort_fp32"]
+        variants = args.variants.split(",") if args.variants else ["xla", "tf_function", "tflite_fp32",
+                                                                   "tflite_fp32_compiled", "ort_fp32"]
+        large = args.large_variants.split(",") if args.large_variants else ["xla", "tf_function", "tf_function_bf16",
+                                                                            "ort_fp32"]
         repeats, repeats_b1 = args.repeats or 5, args.repeats_b1 or 8
     else:
         configs = args.configs.split(",") if args.configs else list(CONFIGS)
         variants = args.variants.split(",") if args.variants else ["predict", "tf_function", "xla", "xla_bf16",
-                                                                   "tflite_fp32", "ort_fp32"]
+                                                                   "tf_function_bf16", "tflite_fp32",
+                                                                   "tflite_fp32_compiled", "ort_fp32"]
         large = args.large_variants.split(",") if args.large_variants else variants
         repeats, repeats_b1 = args.repeats or 7, args.repeats_b1 or 15
     figures, t0 = {}, time.time()
@@ -513,7 +540,7 @@ def main(argv=None):
             row["profile"] = prof
             profiled.append(profile_note(model, b, row))
     figures["targets"] = targets
-    notes = [note("setup", seq=SEQ, torch_threads=TORCH_THREADS, configs=", ".join(configs), rounds=repeats,
+    notes = [note("setup", seq=SEQ, torch_threads=TORCH_THREADS, bf16_max_diff=BF16_MAX_DIFF, configs=", ".join(configs), rounds=repeats,
                   rounds_b1=repeats_b1, settle_s=SETTLE_S, seconds=round(time.time() - t0))]
     notes.append(note("recommended", paths="; ".join(chosen)))
     if gaps:

@@ -119,6 +119,10 @@ def compile_encoder(model, batch: int, seq_len: int, jit_compile: bool = True, b
     (numpy or tensors) and outputs are the model's outputs as tensors (sliced to n rows). With
     `buckets` ("auto" or lengths), inputs may be [n, T] with T <= seq_len, right-padded; each call runs
     the graph of the smallest bucket holding its longest row (compiled on first use).
+
+    On CPUs with AMX or AVX512-BF16, a model built in mixed bfloat16 (`load_hf(path, dtype="mixed_bfloat16")`)
+    with `jit_compile=False` runs its matmuls in oneDNN's bfloat16 kernels; XLA's CPU backend does not use
+    them. bench/encoder_latency.py (`tf_function_bf16`) measures both, and how far the outputs move.
     """
     import numpy as np
     import tensorflow as tf

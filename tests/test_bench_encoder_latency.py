@@ -43,6 +43,12 @@ def test_recommended_variant_is_the_fastest_measured_float_path():
     assert rec({"xla_ms": 10.0, "tflite_fp32_ms": 9.0}) == "tflite_fp32"
     assert rec({"xla_ms": 10.0, "tf_function_ms": None}) == "xla"
     assert rec({}) == "xla"
+    assert rec({"xla_ms": 10.0, "tflite_fp32_ms": 9.0, "tflite_fp32_compiled_ms": 8.5}) == "tflite_fp32_compiled"
+    # a bfloat16 path only while its outputs stay within BF16_MAX_DIFF of torch's float32 ones
+    close, far = encoder_latency.BF16_MAX_DIFF / 2, encoder_latency.BF16_MAX_DIFF * 2
+    assert rec({"xla_ms": 10.0, "tf_function_bf16_ms": 6.0, "tf_function_bf16_maxdiff": close}) == "tf_function_bf16"
+    assert rec({"xla_ms": 10.0, "tf_function_bf16_ms": 6.0, "tf_function_bf16_maxdiff": far}) == "xla"
+    assert rec({"xla_ms": 10.0, "xla_bf16_ms": 6.0}) == "xla"  # no measured diff: not recommended
 
 
 def test_profile_note_names_the_profiled_variant():

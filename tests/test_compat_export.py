@@ -143,3 +143,20 @@ def test_run_feeds_rows(tiny_tflite):
     again, _ = litert.run(tiny_tflite[1], [{"x": x[i:i + 1]} for i in range(3)])
     np.testing.assert_array_equal(np.concatenate([o["output_0"] for o in outs]),
                                   np.concatenate([o["output_0"] for o in again]))
+
+
+def test_compiled_runner_matches_the_interpreter_and_names_bad_feeds(tiny_tflite):
+    from kbert.export import litert
+
+    x = np.linspace(-1, 1, 8, dtype="float32")[None]
+    run = litert.compiled_runner(tiny_tflite[1])
+    got = run(x=x)
+    ref = litert.interpreter(tiny_tflite[1]).get_signature_runner()(x=x)
+    assert list(got) == list(ref) and got[next(iter(ref))].shape == (1, 4)
+    assert np.allclose(got[next(iter(ref))], ref[next(iter(ref))], atol=1e-6)
+    assert np.allclose(run(x=2 * x)[next(iter(ref))], litert.interpreter(tiny_tflite[1]).get_signature_runner()(
+        x=2 * x)[next(iter(ref))], atol=1e-6)  # buffers are rewritten on every call
+    with pytest.raises(KbertInputError, match="needs inputs"):
+        run(y=x)
+    with pytest.raises(KbertInputError, match="has shape"):
+        run(x=x[:, :4])

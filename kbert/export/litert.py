@@ -7,6 +7,8 @@
     {'op': 'FULLY_CONNECTED', 'version': 12, 'count': 38, 'custom': False}
 
 * `run` / `interpreter`: kbert's own freshly converted bytes, in this process.
+* `compiled_runner`: the same bytes on LiteRT's newer `CompiledModel` API (CPU, XNNPACK): what LiteRT's
+  Kotlin/Swift/C++ `CompiledModel` apps run, with pre-allocated input and output buffers.
 * `inspect_file`: a file someone gave us. A crafted flatbuffer can crash the TFLite parser
   (TF 2.21's `tf.lite.Interpreter` segfaults on 256 bytes of "TFL3" repeated, see
   tests/test_corrupt_files.py), so it is parsed, loaded and run once in a child process; a crash
@@ -48,6 +50,38 @@ def interpreter(content: bytes, num_threads: int = 2, allocate: bool = True, lat
     if allocate:
         interp.allocate_tensors()
     return interp
+
+
+def compiled_runner(content: bytes, num_threads: int = 2, signature: str | None = None):
+    """A callable `run(**feed) -> {output name: array}` running a signature (default: the first) of the
+    flatbuffer with LiteRT's `CompiledModel` on the CPU (XNNPACK, `num_threads`). Input and output buffers
+    are created once; each call writes the feed into them, runs, and reads the outputs back."""
+    compiled = require_extra("ai_edge_litert.compiled_model", "default", "ai-edge-litert")
+    opts = require_extra("ai_edge_litert.options", "default", "ai-edge-litert")
+    model = compiled.CompiledModel.from_buffer(
+        bytes(content), options=opts.Options(cpu_options=opts.CpuOptions(num_threads=num_threads)))
+    signature = signature or next(iter(model.get_signature_list()))
+    in_details = model.get_input_tensor_details(signature)
+    out_details = model.get_output_tensor_details(signature)
+    ins = {n: model.create_input_buffer_by_name(signature, n) for n in in_details}
+    outs = {n: model.create_output_buffer_by_name(signature, n) for n in out_details}
+
+    def run(**feed):
+        missing = sorted(set(in_details) - set(feed))
+        if missing:
+            raise KbertInputError(f"LiteRT signature {signature!r} needs inputs {missing}")
+        for n, buf in ins.items():
+            d = in_details[n]
+            value = np.asarray(feed[n], dtype=d["dtype"])
+            if list(value.shape) != list(d["shape"]):
+                raise KbertInputError(f"input {n!r} has shape {list(value.shape)}, the model takes {d['shape']}")
+            buf.write(value)
+        model.run_by_name(signature, ins, outs)
+        return {n: outs[n].read(int(np.prod(d["shape"])), d["dtype"]).reshape(d["shape"])
+                for n, d in out_details.items()}
+
+    run.model = model  # the buffers belong to it: keep it alive as long as `run`
+    return run
 
 
 def interpreter_from_file(path: str, num_threads: int = 2):
