@@ -57,8 +57,9 @@ def explicit_attention(model, mask_fill: float | None = None):
 
     large_negative = require(keras_softmax, "_large_negative_number", "keras", TOUCH)
     with _LOCK:
+        layers = attention_layers(model)
         changed = []
-        for layer in attention_layers(model):
+        for layer in layers:
             if not dropout_rate(layer):
                 changed.append(layer)
                 layer._dropout = 1e-9
@@ -66,7 +67,7 @@ def explicit_attention(model, mask_fill: float | None = None):
         if mask_fill is not None:
             keras_softmax._large_negative_number = lambda dtype: mask_fill
         else:
-            for layer in attention_layers(model):
+            for layer in layers:
                 softmax = require(layer, "_softmax", "keras", TOUCH)
                 softmax.call = _additive_masked_call(softmax, large_negative)
                 additive.append(softmax)
