@@ -12,8 +12,10 @@ both sides, checked by the max abs difference of the outputs) and MiniLM-L6 (the
 Keras variants: `predict` (model.predict), `tf_function` (`kbert.inference.compile_encoder(...,
 jit_compile=False)`: a fixed-shape tf.function run op by op by TF's executor with oneDNN kernels), `xla`
 (`kbert.inference.compile_encoder`: tf.function(jit_compile=True) with fixed shapes, the default) and `xla_bf16`
-(the same in mixed bfloat16; its max abs diff vs float32 is reported) and `tf_function_bf16` (`tf_function` in mixed
-bfloat16: TF's oneDNN kernels, which run bfloat16 matmuls on AMX / AVX512-BF16 where the CPU has them). Runtime settings that must be fixed before
+(the same in bfloat16; its max abs diff vs float32 is reported) and `tf_function_bf16` (`tf_function` in
+bfloat16: TF's oneDNN kernels, which run bfloat16 matmuls on AMX / AVX512-BF16 where the CPU has them). The
+bfloat16 paths load the checkpoint with `load_hf(path, dtype="bfloat16")`: weights stored in bfloat16 (layer norm
+still computes in float32), not `mixed_bfloat16`, whose float32 variables are cast on every call. Runtime settings that must be fixed before
 TensorFlow starts (oneDNN, XLA flags, thread pools) each run in their own subprocess, with torch measured again
 inside it, so every ratio is torch vs Keras in the same process, interleaved (torch, A, B, torch, A, B, ...) and
 reduced to medians: contention from other jobs on a shared machine hits both sides alike. In each round a side
@@ -64,7 +66,7 @@ NOTES = {
              "threads, TF default thread pools unless the config says otherwise; configs run: {configs}. Recommended "
              "float path = the fastest, in this run, of kbert.inference.compile_encoder with XLA (xla: "
              "jit_compile=True, fixed shapes, TF defaults) or without (tf_function: jit_compile=False, TF's executor "
-             "and oneDNN kernels), in float32 or (where the outputs stay within {bf16_max_diff} of torch's) mixed bfloat16, and, "
+             "and oneDNN kernels), in float32 or (where the outputs stay within {bf16_max_diff} of torch's) bfloat16 weights, and, "
              "at batch 1, a float32 .tflite on LiteRT (XNNPACK, 2 threads; Interpreter or CompiledModel API). "
              "{rounds_b1} interleaved rounds at batch 1, {rounds} at larger batches (one timed call of each side per "
              "round, after {settle_s} s of untimed calls of the same side, at batch 1; ratios per round, median and "
@@ -102,6 +104,8 @@ PROFILE_CALLS = 3
 BF16_MAX_DIFF = 0.1
 FLOAT_PATHS = ("xla", "tf_function", "tflite_fp32", "tflite_fp32_compiled")
 BF16_PATHS = ("xla_bf16", "tf_function_bf16")
+# the Keras dtype policy of the bf16 paths: bfloat16 variables, so no per-call weight casts
+BF16_DTYPE = "bfloat16"
 # op families counted as matrix multiplies: HLO thunk names (XLA), TF op types (tf.function), XNNPACK operators
 # (TFLite: "Fully Connected (NC, F32) GEMM", "Batch Matrix Multiply (NC, F32)") and ONNX op types (ORT)
 KBERT_MATMUL = re.compile(r"dot|matmul|gemm|conv(?!ert)|matrix multiply|fully connected", re.IGNORECASE)
@@ -228,7 +232,7 @@ def profile_child(model: str, batch: int, variant: str = "xla") -> dict:
 
     torch.set_num_threads(TORCH_THREADS)
     with tempfile.TemporaryDirectory() as tmp:
-        dtype = "mixed_bfloat16" if variant.endswith("_bf16") else "float32"
+        dtype = BF16_DTYPE if variant.endswith("_bf16") else "float32"
         torch_model, keras_models = load_pair(model, tmp, ("float32", dtype) if dtype != "float32" else ("float32",))
         feed, _ = inputs(keras_models["float32"], torch_model, batch, np.random.default_rng(0))
         if variant.startswith("tflite_fp32"):
@@ -301,7 +305,7 @@ def child(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             bf16 = any(v in BF16_PATHS for v in variants + large_variants)
-            dtypes = ("float32", "mixed_bfloat16") if bf16 else ("float32",)
+            dtypes = ("float32", BF16_DTYPE) if bf16 else ("float32",)
             torch_model, keras_models = load_pair(name, tmp, dtypes)
             keras_model = keras_models["float32"]
             rng = np.random.default_rng(0)
@@ -326,10 +330,10 @@ def child(args) -> dict:
                     fast = compile_encoder(keras_model, batch, SEQ)
                     fns["xla"] = lambda: fast(tf_feed)
                 if "xla_bf16" in vs:
-                    fast16 = compile_encoder(keras_models["mixed_bfloat16"], batch, SEQ)
+                    fast16 = compile_encoder(keras_models[BF16_DTYPE], batch, SEQ)
                     fns["xla_bf16"] = lambda: fast16(tf_feed)
                 if "tf_function_bf16" in vs:
-                    graph16 = compile_encoder(keras_models["mixed_bfloat16"], batch, SEQ, jit_compile=False)
+                    graph16 = compile_encoder(keras_models[BF16_DTYPE], batch, SEQ, jit_compile=False)
                     fns["tf_function_bf16"] = lambda: graph16(tf_feed)
                 if {"tflite_fp32", "tflite_fp32_compiled"} & set(vs) and batch == 1:
                     content = tflite_float32(keras_model, feed)

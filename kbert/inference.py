@@ -120,9 +120,11 @@ def compile_encoder(model, batch: int, seq_len: int, jit_compile: bool = True, b
     `buckets` ("auto" or lengths), inputs may be [n, T] with T <= seq_len, right-padded; each call runs
     the graph of the smallest bucket holding its longest row (compiled on first use).
 
-    On CPUs with AMX or AVX512-BF16, a model built in mixed bfloat16 (`load_hf(path, dtype="mixed_bfloat16")`)
-    with `jit_compile=False` runs its matmuls in oneDNN's bfloat16 kernels; XLA's CPU backend does not use
-    them. bench/encoder_latency.py (`tf_function_bf16`) measures both, and how far the outputs move.
+    On CPUs with AMX or AVX512-BF16, a model with bfloat16 weights (`load_hf(path, dtype="bfloat16")`; layer
+    norm still computes in float32) with `jit_compile=False` runs its matmuls in oneDNN's bfloat16 kernels;
+    XLA's CPU backend does not use them. Prefer `"bfloat16"` to `"mixed_bfloat16"` for inference: mixed keeps
+    float32 variables and casts every weight on every call. bench/encoder_latency.py (`tf_function_bf16`)
+    measures both paths, and how far the outputs move.
     """
     import numpy as np
     import tensorflow as tf
