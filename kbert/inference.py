@@ -67,6 +67,68 @@ def configure_threads(intra: int | None = None, inter: int | None = 1) -> bool:
     return True
 
 
+_FLOAT_POLICIES = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
+
+
+def _with_policy(config, dtype: str):
+    """`config` (a serialized Keras object) with every float dtype policy replaced by `dtype`."""
+    if isinstance(config, list):
+        return [_with_policy(c, dtype) for c in config]
+    if not isinstance(config, dict):
+        return config
+    out = {}
+    for key, value in config.items():
+        if key == "dtype" and isinstance(value, str) and value in _FLOAT_POLICIES:
+            value = dtype
+        elif (key == "dtype" and isinstance(value, dict) and value.get("class_name") == "DTypePolicy"
+              and value.get("config", {}).get("name") in _FLOAT_POLICIES):
+            value = {**value, "config": {**value["config"], "name": dtype}}
+        else:
+            value = _with_policy(value, dtype)
+        out[key] = value
+    return out
+
+
+def with_dtype(model, dtype: str = "bfloat16"):
+    """A copy of `model` (any serializable Keras model: a backbone or a kbert task model) whose float layers use
+    the dtype policy `dtype`, with the same weights (cast): for example a classifier fine-tuned in float32, for
+    serving with bfloat16 weights on a CPU with AMX / AVX512-BF16 (`compile_encoder(with_dtype(model), ...,
+    jit_compile=False)`). Layer norm still computes in float32 under `"bfloat16"`. The copy's outputs are in
+    `dtype` where the layers compute in it; check how far they move on your data before serving it.
+
+        >>> import kbert
+        >>> from kbert.inference import with_dtype
+        >>> encoder16 = with_dtype(kbert.models.backbone("bert_tiny", num_layers=1))
+        >>> encoder16.dtype_policy.name, sorted({w.dtype for w in encoder16.weights})
+        ('bfloat16', ['bfloat16'])
+
+    A kbert task model's constructor rebuilds its head under Keras' global policy (float32 by default), so a
+    classifier's logits stay float32; its backbone is in `dtype`.
+    """
+    import json
+    import os
+    import tempfile
+    import warnings
+
+    import keras
+
+    if dtype not in _FLOAT_POLICIES:
+        raise KbertInputError(f"dtype must be one of {list(_FLOAT_POLICIES)}, got {dtype!r}")
+    # through Keras' own (unzipped) format: the config with the new policies, the weights cast on load, and the
+    # assets a config does not hold (a tokenizer's vocabulary)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model")
+        keras.saving.save_model(model, path, zipped=False)
+        config_path = os.path.join(path, "config.json")
+        with open(config_path) as f:
+            config = _with_policy(json.load(f), dtype)
+        with open(config_path, "w") as f:
+            json.dump(config, f)
+        with warnings.catch_warnings():  # a compiled model's optimizer state is not inference's concern
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.saving.load_model(path)
+
+
 def _input_names(model) -> list[str]:
     if isinstance(model.input, dict):
         return list(model.input.keys())

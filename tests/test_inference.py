@@ -103,3 +103,43 @@ def test_bucket_lengths_and_graph_trim():
     assert int(length) == 16 and trimmed["token_ids"].shape == (2, 16)
     empty, length = trim_to_bucket({"padding_mask": tf.zeros([0, 32], tf.int32)}, (8, 16, 32))
     assert int(length) == 8 and empty["padding_mask"].shape == (0, 8)
+
+
+def test_with_dtype_copies_weights_into_bfloat16():
+    from kbert.inference import with_dtype
+
+    encoder = kbert.models.backbone("bert_tiny", num_layers=2)
+    copy = with_dtype(encoder, "bfloat16")
+    assert {w.dtype for w in encoder.weights} == {"float32"}  # the original is untouched
+    assert {w.dtype for w in copy.weights} == {"bfloat16"}
+    for a, b in zip(encoder.weights, copy.weights):
+        np.testing.assert_allclose(np.asarray(b.numpy(), "float32"), a.numpy(), rtol=1e-2, atol=1e-6)
+    inputs = {k: np.asarray(v) for k, v in kbert.models.dummy_inputs(encoder, 2, 12).items()}
+    inputs["token_ids"] = np.random.default_rng(0).integers(5, 200, (2, 12)).astype("int32")
+    want = np.asarray(kbert.models.sequence_output(encoder(inputs, training=False)))
+    eager = kbert.models.sequence_output(copy(inputs, training=False))
+    assert eager.dtype == "bfloat16"
+    eager = np.asarray(eager, "float32")
+    assert 0 < np.abs(eager - want).max() < 0.05 * np.abs(want).max()  # bf16: close, not equal
+    fast = compile_encoder(copy, batch=2, seq_len=12, jit_compile=False)
+    np.testing.assert_allclose(np.asarray(kbert.models.sequence_output(fast(inputs)), "float32"), eager, atol=0.05)
+    with pytest.raises(KbertInputError, match="dtype must be one of"):
+        with_dtype(encoder, "int8")
+
+
+def test_with_dtype_keeps_a_task_models_preprocessor_and_labels():
+    import keras
+    from test_task_models import LABELS, TEXTS, _backbone, _pre
+
+    from kbert.inference import with_dtype
+
+    keras.utils.set_random_seed(0)
+    clf = kbert.TextClassifier(_backbone(), labels=["neg", "pos"], preprocessor=_pre(), dropout=0.0)
+    clf.compile(optimizer=keras.optimizers.Adam(1e-2))
+    clf.fit(TEXTS, LABELS, epochs=3, batch_size=8, verbose=0)
+    copy = with_dtype(clf)
+    assert type(copy) is kbert.TextClassifier and copy.backbone.dtype_policy.name == "bfloat16"
+    want, got = clf.predict(TEXTS, verbose=0)["logits"], copy.predict(TEXTS, verbose=0)["logits"]
+    assert got.dtype == "float32"  # the head computes in float32
+    assert np.abs(got - want).max() < 0.05 * max(1.0, np.abs(want).max())
+    assert copy.predict(TEXTS[:6], decode=True, verbose=0) == clf.predict(TEXTS[:6], decode=True, verbose=0)
