@@ -40,9 +40,11 @@ def version(package: str) -> tuple[int, int]:
     return (parts + [0, 0])[0], (parts + [0, 0])[1]
 
 
-def check(package: str, touch: str) -> None:
-    """Raise `CompatError` if the installed `package` is outside the range `touch` was written for."""
+def check(package: str, touch: str, since: tuple[int, int] | None = None) -> None:
+    """Raise `CompatError` if the installed `package` is outside the range `touch` was written for: TESTED's,
+    or from `since` (a touch first checked on a later version than the package's other touches) to its end."""
     first, last = TESTED[package]
+    first = max(first, since) if since else first
     have = version(package)
     if not first <= have <= last:
         raise CompatError(

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from kbert._compat import CompatError, check, version
+from kbert._compat import CompatError, check
 
 TOUCH = "profiling a .tflite's ops with LiteRT's C API (libLiteRt.so in ai-edge-litert)"
 HW_CPU = 1  # kLiteRtHwAcceleratorCpu
@@ -47,11 +47,7 @@ _NO_DELETE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda payload: None)  # pa
 
 
 def _library():
-    check("ai-edge-litert", TOUCH)
-    if version("ai-edge-litert") < PROFILER_SINCE:
-        have = ".".join(map(str, version("ai-edge-litert")))
-        raise CompatError(f"{TOUCH} needs ai-edge-litert {PROFILER_SINCE[0]}.{PROFILER_SINCE[1]} or newer "
-                          f"(installed: {have})")
+    check("ai-edge-litert", TOUCH, since=PROFILER_SINCE)
     import ai_edge_litert
 
     path = os.path.join(os.path.dirname(ai_edge_litert.__file__), "libLiteRt.so")
