@@ -105,10 +105,11 @@ def test_bucket_lengths_and_graph_trim():
     assert int(length) == 8 and empty["padding_mask"].shape == (0, 8)
 
 
-def test_with_dtype_copies_weights_into_bfloat16():
+@pytest.mark.parametrize("preset", ["bert_tiny", "distilbert_tiny", "albert_tiny"])
+def test_with_dtype_copies_weights_into_bfloat16(preset):
     from kbert.inference import with_dtype
 
-    encoder = kbert.models.backbone("bert_tiny", num_layers=2)
+    encoder = kbert.models.backbone(preset, num_layers=2)
     copy = with_dtype(encoder, "bfloat16")
     assert {w.dtype for w in encoder.weights} == {"float32"}  # the original is untouched
     assert {w.dtype for w in copy.weights} == {"bfloat16"}
