@@ -85,8 +85,9 @@ def main(argv=None):
     train, _, test = finetune.splits(config)
     base = baseline(train, test)
     print("TF-IDF + LR:", base)
-    out = tempfile.mkdtemp(prefix="kbert-bench-sentiment-")
-    r = finetune.finetune(config, os.path.join(out, "model"), verbose=2)
+    with tempfile.TemporaryDirectory(prefix="kbert-bench-sentiment-") as out:
+        r = finetune.finetune(config, os.path.join(out, "model"), verbose=2)
+        bf16 = bf16_check(os.path.join(out, "model"), test)
     kb = r["test"]
     figures = {
         "train_tweets": len(train), "test_tweets": kb["n"], "labels": train.label_names,
@@ -95,7 +96,6 @@ def main(argv=None):
         "minilm_train_seconds": r["train_seconds"], "epochs_run": config["epochs"],
         "seq_len": config["seq_len"], "confusion_matrix_minilm": kb["confusion_matrix"],
     }
-    bf16 = bf16_check(os.path.join(out, "model"), test)
     print("bfloat16 copy:", bf16)
     figures.update({"minilm_fp32_accuracy_reloaded": round(bf16["acc32"], 4),
                     "minilm_bf16_accuracy": round(bf16["acc16"], 4),
