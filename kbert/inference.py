@@ -41,8 +41,10 @@ outputs (`sequence_output`, per-token logits) cover the bucket's positions only.
 
 `configure_threads(intra, inter)` sets TensorFlow's thread pools; call it before any TF op runs.
 On a 2-core machine `inter=1` (no op-level parallelism fighting the intra-op pool) is the
-measured choice. `dtype="bfloat16"` is accepted for machines with native bf16 (AVX512-BF16/AMX);
-bench/encoder_latency.py reports its accuracy cost (max abs diff vs float32) and speed.
+measured choice. On machines with native bf16 (AVX512-BF16/AMX), `with_dtype(model, "bfloat16")` copies a
+float32 model with bfloat16 weights for `compile_encoder(..., jit_compile=False)`; bench/encoder_latency.py
+reports its accuracy cost (max abs diff vs float32) and speed, bench/finetune_sentiment.py a fine-tuned
+classifier's accuracy in bfloat16.
 """
 
 from __future__ import annotations
